@@ -1,0 +1,64 @@
+"""Typed dependencies for the routes."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi.security import OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from api.context import AppContext
+from api.security import TokenClaims, read_token
+
+
+def get_context(request: Request) -> AppContext:
+    ctx: AppContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[AppContext, Depends(get_context)]
+
+
+async def get_session(ctx: ContextDep) -> AsyncIterator[AsyncSession]:
+    async with ctx.sessionmaker() as session:
+        yield session
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]
+
+_bearer = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(
+        status.HTTP_401_UNAUTHORIZED, detail=detail, headers={"WWW-Authenticate": "Bearer"}
+    )
+
+
+def optional_official(
+    ctx: ContextDep, token: Annotated[str | None, Depends(_bearer)]
+) -> TokenClaims | None:
+    """The official behind the bearer token, None without one; a bad token is a 401."""
+    if token is None:
+        return None
+    claims = read_token(token, ctx.settings.jwt_secret.get_secret_value())
+    if claims is None:
+        raise _unauthorized("invalid or expired token")
+    return claims
+
+
+OptionalOfficialDep = Annotated[TokenClaims | None, Depends(optional_official)]
+
+
+def current_official(official: OptionalOfficialDep) -> TokenClaims:
+    if official is None:
+        raise _unauthorized("this needs an official's bearer token (POST /api/v1/auth/token)")
+    return official
+
+
+OfficialDep = Annotated[TokenClaims, Depends(current_official)]
+
+LookupKeyDep = Annotated[
+    str | None,
+    Header(alias="X-Lookup-Key", max_length=64, description="The key from the receipt"),
+]

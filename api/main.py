@@ -1,0 +1,89 @@
+"""The HTTP API: starts dossier workflows and answers where they are.
+
+uvicorn api.main:app      # with DATABASE_URL and TEMPORAL_ADDRESS set (`motcua run` does it)
+"""
+
+import time
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+import httpx
+import structlog
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
+
+from api.context import AppContext
+from api.routes import auth, dossiers, files, health, payments, procedures, sandbox, tasks
+from domain.catalog import load_catalog
+from motcua.logging import configure_logging
+from motcua.settings import Settings, get_settings
+from motcua.temporal import connect_temporal
+from store.catalog import record_catalog_version
+from store.db import create_engine, create_sessionmaker
+from store.migrate import migrate
+
+log = structlog.get_logger()
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: Settings = app.state.settings
+    catalog = load_catalog(settings.catalog_path)
+    engine = create_engine(settings.require_database_url(), settings.db_pool_size)
+    await migrate(engine)
+    sessionmaker = create_sessionmaker(engine)
+    async with sessionmaker.begin() as session:
+        await record_catalog_version(session, catalog)
+    temporal = await connect_temporal(settings)
+    async with httpx.AsyncClient(timeout=10) as http:
+        app.state.ctx = AppContext(settings, engine, sessionmaker, temporal, catalog, http)
+        log.info("api started", catalog_version=catalog.version)
+        yield
+    await engine.dispose()
+
+
+async def _request_context(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """Bind a request id to every log line of the request, and log the request once."""
+    request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+    request_id = request_id[:64]
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(request_id=request_id)
+    started = time.perf_counter()
+    try:
+        response = await call_next(request)
+    except Exception:
+        log.exception("unhandled error", method=request.method, path=request.url.path)
+        response = JSONResponse(
+            {"detail": "internal error", "request_id": request_id}, status_code=500
+        )
+    response.headers["X-Request-Id"] = request_id
+    log.info(
+        "request",
+        method=request.method,
+        path=request.url.path,
+        status=response.status_code,
+        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+    )
+    return response
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    app = FastAPI(
+        title="motcua",
+        summary="One-stop dossier processing for Vietnamese public administrative procedures",
+        version="0.1.0",
+        lifespan=_lifespan,
+    )
+    app.state.settings = settings
+    app.middleware("http")(_request_context)
+    for router in (health, procedures, files, dossiers, auth, tasks, payments, sandbox):
+        app.include_router(router.router)
+    return app
+
+
+app = create_app()

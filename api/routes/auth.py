@@ -1,0 +1,33 @@
+from datetime import timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi.security import OAuth2PasswordRequestForm
+
+from api.deps import ContextDep, SessionDep
+from api.schemas import Token
+from api.security import TokenClaims, issue_token, verify_password
+from store.officials import get_official
+
+router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
+
+
+@router.post("/token", response_model=Token, responses={401: {}})
+async def login(
+    form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: ContextDep, session: SessionDep
+) -> Token:
+    official = await get_official(session, form.username)
+    if official is None or not verify_password(official.password_hash, form.password):
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail="wrong username or password",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
+    claims = TokenClaims(official.username, official.department, official.role)
+    return Token(
+        access_token=issue_token(claims, ctx.settings.jwt_secret.get_secret_value(), ttl),
+        expires_in=int(ttl.total_seconds()),
+        department=official.department,
+        role=official.role,
+    )

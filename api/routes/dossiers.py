@@ -1,0 +1,169 @@
+from typing import Annotated
+
+import structlog
+from fastapi import APIRouter, Header, HTTPException, Response, status
+from temporalio.client import WorkflowUpdateFailedError
+from temporalio.exceptions import ApplicationError
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.access import load_for_applicant, load_for_caller, load_for_official
+from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
+from api.schemas import (
+    ActionIn,
+    ActionOut,
+    DossierCreate,
+    DossierCreated,
+    DossierPublic,
+    PaymentPublic,
+)
+from api.status import dossier_status, step_public
+from api.submission import submit_dossier
+from store import dossiers as repo
+from workflows.dossier import (
+    ACTION_NOT_ALLOWED,
+    NOT_YOUR_STEP,
+    REASON_REQUIRED,
+    ActionRequest,
+    DossierWorkflow,
+)
+
+router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
+
+_UPDATE_ERRORS = {
+    ACTION_NOT_ALLOWED: status.HTTP_409_CONFLICT,
+    NOT_YOUR_STEP: status.HTTP_403_FORBIDDEN,
+    REASON_REQUIRED: 422,
+}
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=DossierCreated,
+    responses={422: {}, 503: {}},
+)
+async def submit(
+    body: DossierCreate,
+    response: Response,
+    ctx: ContextDep,
+    session: SessionDep,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            min_length=8,
+            max_length=128,
+            description="Send the same key when retrying: you get the same dossier back",
+        ),
+    ] = None,
+) -> DossierCreated:
+    submitted = await submit_dossier(ctx, session, body, idempotency_key)
+    if submitted.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    d = submitted.dossier
+    return DossierCreated(
+        code=d.code,
+        lookup_key=submitted.lookup_key,
+        status_code=1,
+        received_at=d.received_at,
+        due_at=d.due_at,
+    )
+
+
+@router.get("/{code}", response_model=DossierPublic, responses={401: {}, 403: {}, 404: {}})
+async def get_dossier(
+    code: str,
+    ctx: ContextDep,
+    session: SessionDep,
+    official: OptionalOfficialDep,
+    lookup_key: LookupKeyDep = None,
+) -> DossierPublic:
+    """Where the dossier is: the applicant with `X-Lookup-Key`, or an official's bearer token."""
+    structlog.contextvars.bind_contextvars(dossier_code=code)
+    dossier = await load_for_caller(ctx, session, code, lookup_key, official)
+    return await dossier_status(ctx, session, dossier)
+
+
+@router.post(
+    "/{code}/actions",
+    response_model=ActionOut,
+    responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}},
+)
+async def act(
+    code: str,
+    body: ActionIn,
+    ctx: ContextDep,
+    session: SessionDep,
+    official: OfficialDep,
+) -> ActionOut:
+    """An official acts on the dossier's current step."""
+    structlog.contextvars.bind_contextvars(dossier_code=code)
+    await load_for_official(ctx, session, code, official)
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    handle = ctx.temporal.get_workflow_handle(code)
+    try:
+        result = await handle.execute_update(
+            DossierWorkflow.act,
+            ActionRequest(
+                action=str(body.action),
+                actor=official.actor,
+                note=body.note,
+                step_key=body.step_key,
+            ),
+            # A retried click with the same X-Request-Id is applied once.
+            id=f"act-{request_id}" if request_id else None,
+        )
+    except WorkflowUpdateFailedError as exc:
+        cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type in _UPDATE_ERRORS:
+            raise HTTPException(_UPDATE_ERRORS[cause.type], detail=cause.message) from exc
+        raise
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT, detail=f"dossier {code} is finished: no more actions"
+            ) from exc
+        raise
+    structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
+    return ActionOut(
+        code=code,
+        status_code=result.status_code,
+        stage=result.stage,
+        current_step=step_public(result.current_task),
+    )
+
+
+@router.get("/{code}/payment", response_model=PaymentPublic, responses={401: {}, 404: {}})
+async def get_payment(
+    code: str, ctx: ContextDep, session: SessionDep, lookup_key: LookupKeyDep = None
+) -> PaymentPublic:
+    """The fee to pay and where to pay it online (once the dossier is approved)."""
+    await load_for_applicant(ctx, session, code, lookup_key)
+    payment = await repo.get_payment(session, code)
+    if payment is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no payment requested yet")
+    return PaymentPublic(
+        payment_id=payment.payment_id,
+        amount_vnd=payment.amount_vnd,
+        status=payment.status,
+        pay_url=payment.pay_url,
+    )
+
+
+@router.get("/{code}/result", responses={200: {"content": {"text/plain": {}}}, 404: {}})
+async def get_result(
+    code: str, ctx: ContextDep, session: SessionDep, lookup_key: LookupKeyDep = None
+) -> Response:
+    """The result document (or the written refusal), once issued."""
+    await load_for_applicant(ctx, session, code, lookup_key)
+    document = await repo.get_decision_document(session, code)
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no result issued yet")
+    return Response(
+        content=document.content,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{code}-{document.kind}.txt"',
+            "X-Content-SHA256": document.sha256,
+        },
+    )

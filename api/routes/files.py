@@ -1,0 +1,55 @@
+import hashlib
+import uuid
+
+from fastapi import APIRouter, HTTPException, UploadFile, status
+
+from api.deps import ContextDep, SessionDep
+from api.schemas import FilePublic
+from store.models import StoredFile
+
+router = APIRouter(prefix="/api/v1/files", tags=["files"])
+
+_CHUNK = 1024 * 1024
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=FilePublic)
+async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) -> FilePublic:
+    """Upload one component of a dossier; submit the returned `file_id` with the dossier."""
+    limit = ctx.settings.max_upload_bytes
+    file_id = uuid.uuid4()
+    storage_name = file_id.hex  # never the client's name
+    folder = ctx.settings.files_dir
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / storage_name
+    digest, size = hashlib.sha256(), 0
+    try:
+        with path.open("wb") as out:
+            while chunk := await file.read(_CHUNK):
+                size += len(chunk)
+                if size > limit:
+                    raise HTTPException(
+                        413,
+                        detail=f"file is larger than {limit} bytes",
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise HTTPException(422, detail="file is empty")
+        content_type = file.content_type or "application/octet-stream"
+        session.add(
+            StoredFile(
+                id=file_id,
+                sha256=digest.hexdigest(),
+                size=size,
+                content_type=content_type,
+                storage_name=storage_name,
+                original_name=(file.filename or "")[:255] or None,
+            )
+        )
+        await session.commit()
+    except BaseException:
+        path.unlink(missing_ok=True)
+        raise
+    return FilePublic(
+        file_id=file_id, sha256=digest.hexdigest(), size=size, content_type=content_type
+    )

@@ -1,0 +1,82 @@
+"""The payment gateway's signed callback. Verified, deduplicated by event id, then forwarded to
+the dossier's workflow as a signal — in one transaction, so a failed signal is retried by the
+gateway instead of being lost."""
+
+import hmac
+import time
+
+import structlog
+from fastapi import APIRouter, Header, HTTPException, Request, status
+from pydantic import ValidationError
+from sqlalchemy import update
+from sqlalchemy.dialects.postgresql import insert
+from temporalio.service import RPCError
+
+from api.deps import ContextDep, SessionDep
+from api.schemas import GatewayCallback
+from api.security import gateway_signature
+from store import dossiers as repo
+from store.models import Payment, PaymentEvent
+from workflows.dossier import DossierWorkflow, PaymentConfirmation
+
+router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
+log = structlog.get_logger()
+
+_WINDOW_SECONDS = 300
+
+
+def _reject(detail: str) -> HTTPException:
+    log.warning("payment callback rejected", reason=detail)
+    return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail)
+
+
+@router.post("/callback", responses={401: {}, 404: {}, 422: {}, 503: {}})
+async def gateway_callback(
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    timestamp: str = Header(alias="X-Gateway-Timestamp", max_length=20),
+    signature: str = Header(alias="X-Gateway-Signature", max_length=128),
+) -> dict[str, str]:
+    raw = await request.body()
+    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > _WINDOW_SECONDS:
+        raise _reject("timestamp outside the 5-minute window")
+    secret = ctx.settings.payment_callback_secret.get_secret_value()
+    if not hmac.compare_digest(signature, gateway_signature(secret, timestamp, raw)):
+        raise _reject("bad signature")
+    try:
+        event = GatewayCallback.model_validate_json(raw)
+    except ValidationError as exc:
+        raise HTTPException(422, detail=exc.errors(include_url=False)) from exc
+
+    payment = await repo.get_payment(session, event.merchant_ref)
+    if payment is None or payment.payment_id != event.payment_id:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such payment")
+    first_time = await session.scalar(
+        insert(PaymentEvent)
+        .values(event_id=event.event_id, payment_id=event.payment_id)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(PaymentEvent.event_id)
+    )
+    if first_time is None:
+        log.info("payment callback replayed", event_id=event.event_id)
+        return {"status": "duplicate"}
+    if event.status == "paid":
+        await session.execute(
+            update(Payment)
+            .where(Payment.payment_id == event.payment_id)
+            .values(status="paid", paid_at=event.paid_at)
+        )
+        try:
+            await ctx.temporal.get_workflow_handle(event.merchant_ref).signal(
+                DossierWorkflow.payment_confirmed,
+                PaymentConfirmation(event.payment_id, event.amount_vnd, event.paid_at),
+            )
+        except RPCError as exc:
+            await session.rollback()
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE, detail="retry later: engine unavailable"
+            ) from exc
+    await session.commit()
+    log.info("payment callback applied", dossier_code=event.merchant_ref, status=event.status)
+    return {"status": "accepted"}

@@ -1,0 +1,223 @@
+"""Request and response bodies. Requests reject unknown fields; clients never set status,
+department, fee or actor."""
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from domain.dossier import Action, Channel, DeliveryMethod
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# ---- procedures ---------------------------------------------------------------------------
+
+
+class ComponentPublic(BaseModel):
+    code: str
+    name: str
+    required: bool
+
+
+class StepSpecPublic(BaseModel):
+    key: str
+    name: str
+    department: str
+    role: str
+    hours: float
+
+
+class ProcedurePublic(BaseModel):
+    code: str
+    name: str
+    agency: str
+    level: Literal["partial", "full"]
+    fee_vnd: int
+    processing_days: float
+    components: list[ComponentPublic]
+    steps: list[StepSpecPublic]
+
+
+# ---- files --------------------------------------------------------------------------------
+
+
+class FilePublic(BaseModel):
+    file_id: uuid.UUID
+    sha256: str
+    size: int
+    content_type: str
+
+
+# ---- submission ---------------------------------------------------------------------------
+
+_CCCD = re.compile(r"^\d{12}$")
+_TAX_CODE = re.compile(r"^\d{10}(-\d{3})?$")
+
+
+class ApplicantIn(_Request):
+    kind: Literal["individual", "organization"]
+    full_name: str = Field(min_length=1, max_length=200)
+    id_number: str = Field(
+        description="12-digit citizen ID (CCCD) for an individual, tax code for an organisation"
+    )
+    phone: str = Field(pattern=r"^\+?\d{9,15}$")
+    email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
+    address: str = Field(min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _check_id_number(self) -> "ApplicantIn":
+        if self.kind == "individual" and not _CCCD.match(self.id_number):
+            raise ValueError("id_number of an individual must be the 12-digit citizen ID (CCCD)")
+        if self.kind == "organization" and not _TAX_CODE.match(self.id_number):
+            raise ValueError(
+                "id_number of an organization must be its tax code (10 or 10-3 digits)"
+            )
+        return self
+
+
+class DocumentRef(_Request):
+    component: str = Field(min_length=1, max_length=64)
+    file_id: uuid.UUID
+
+
+class DeliveryIn(_Request):
+    method: DeliveryMethod
+    address: str | None = Field(default=None, min_length=1, max_length=500)
+
+    @model_validator(mode="after")
+    def _post_needs_address(self) -> "DeliveryIn":
+        if self.method == DeliveryMethod.POST and not self.address:
+            raise ValueError("delivery by post needs an address")
+        return self
+
+
+class DossierCreate(_Request):
+    procedure_code: str = Field(min_length=1, max_length=64)
+    channel: Channel
+    applicant: ApplicantIn
+    form: dict[str, Any] = Field(default_factory=dict)
+    documents: list[DocumentRef] = Field(default_factory=list, max_length=100)
+    delivery: DeliveryIn
+
+    @field_validator("form")
+    @classmethod
+    def _form_is_small(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if len(str(value)) > 20_000:
+            raise ValueError("form is too large (20,000 characters at most)")
+        return value
+
+
+class DossierCreated(BaseModel):
+    code: str
+    lookup_key: str = Field(description="Keep it: with the code, it lets you follow the dossier")
+    status_code: int
+    received_at: datetime
+    due_at: datetime
+
+
+# ---- status -------------------------------------------------------------------------------
+
+
+class StepPublic(BaseModel):
+    key: str
+    name: str
+    department: str
+    role: str
+    started_at: datetime
+    due_at: datetime | None
+
+
+class HistoryEntry(BaseModel):
+    step: str
+    department: str
+    action: str
+    actor: str
+    at: datetime
+    note: str | None
+    timeliness: str | None = None
+
+
+class DossierPublic(BaseModel):
+    code: str
+    procedure_code: str
+    status_code: int = Field(ge=1, le=10, description="National status list, 1–10")
+    stage: Literal["intake", "routing", "review", "payment", "delivery", "done"]
+    outcome: str
+    current_step: StepPublic | None
+    received_at: datetime
+    due_at: datetime
+    finished_at: datetime | None
+    overdue: bool
+    history: list[HistoryEntry]
+    source: Literal["live", "snapshot"] = Field(
+        description="live: answered by the workflow; snapshot: from the read model, when the "
+        "workflow could not answer in time"
+    )
+    as_of: datetime
+
+
+# ---- officials ----------------------------------------------------------------------------
+
+
+class Token(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+    expires_in: int
+    department: str
+    role: str
+
+
+class ActionIn(_Request):
+    action: Action
+    note: str | None = Field(default=None, max_length=2000)
+    step_key: str | None = Field(
+        default=None,
+        max_length=64,
+        description="The step you are acting on; if the dossier has moved on, the action is "
+        "refused (409) instead of landing on another step",
+    )
+
+
+class ActionOut(BaseModel):
+    code: str
+    status_code: int
+    stage: str
+    current_step: StepPublic | None
+
+
+class TaskPublic(BaseModel):
+    code: str
+    procedure_code: str
+    status_code: int
+    step: StepPublic
+    received_at: datetime
+    due_at: datetime
+    overdue: bool
+
+
+# ---- payment ------------------------------------------------------------------------------
+
+
+class PaymentPublic(BaseModel):
+    payment_id: str
+    amount_vnd: int
+    status: str
+    pay_url: str | None
+
+
+class GatewayCallback(BaseModel):
+    """What the gateway posts, signed, when a payment settles."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    event_id: str = Field(min_length=1, max_length=128)
+    payment_id: str = Field(min_length=1, max_length=128)
+    merchant_ref: str = Field(min_length=1, max_length=64)
+    amount_vnd: int = Field(ge=0)
+    status: Literal["paid", "failed"]
+    paid_at: datetime

@@ -1,0 +1,114 @@
+""" "Which step, which department, and when is it due?" — asked of the workflow, or of the read
+model when the workflow cannot answer within the budget (worker down or overloaded)."""
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import WorkflowQueryFailedError
+from temporalio.service import RPCError
+
+from api.context import AppContext
+from api.schemas import DossierPublic, HistoryEntry, StepPublic
+from domain.dossier import DossierState, SlipEntry, Task
+from store import dossiers as repo
+from store.models import Dossier
+from workflows.dossier import DossierWorkflow
+
+log = structlog.get_logger()
+
+
+def step_public(task: Task | None) -> StepPublic | None:
+    if task is None:
+        return None
+    return StepPublic(
+        key=task.step_key,
+        name=task.step_name,
+        department=task.department,
+        role=task.role,
+        started_at=task.started_at,
+        due_at=task.due_at,
+    )
+
+
+def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
+    return DossierPublic(
+        code=state.code,
+        procedure_code=state.procedure_code,
+        status_code=state.status_code,
+        stage=state.stage,  # type: ignore[arg-type]
+        outcome=state.outcome,
+        current_step=step_public(state.current_task),
+        received_at=state.received_at,
+        due_at=state.due_at,
+        finished_at=state.finished_at,
+        overdue=(state.finished_at or now) > state.due_at,
+        history=[
+            HistoryEntry(
+                step=e.step_key,
+                department=e.department,
+                action=e.action,
+                actor=e.actor,
+                at=e.at,
+                note=e.note,
+                timeliness=e.timeliness,
+            )
+            for e in state.history
+        ],
+        source=source,  # type: ignore[arg-type]
+        as_of=now,
+    )
+
+
+async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
+    task = None
+    if dossier.step_key and dossier.department and dossier.role and dossier.step_started_at:
+        task = Task(
+            step_key=dossier.step_key,
+            step_name=dossier.step_name or dossier.step_key,
+            department=dossier.department,
+            role=dossier.role,
+            started_at=dossier.step_started_at,
+            due_at=dossier.step_due_at,
+        )
+    entries = await repo.slip_entries(session, dossier.code)
+    return DossierState(
+        code=dossier.code,
+        procedure_code=dossier.procedure_code,
+        status_code=dossier.status_code,
+        stage=dossier.stage,
+        outcome=dossier.outcome,
+        current_task=task,
+        received_at=dossier.received_at,
+        due_at=dossier.due_at,
+        finished_at=dossier.finished_at,
+        history=[
+            SlipEntry(
+                seq=e.seq,
+                step_key=e.step_key,
+                department=e.department,
+                actor=e.actor,
+                action=e.action,
+                at=e.at,
+                note=e.note,
+                timeliness=e.timeliness,
+            )
+            for e in entries
+        ],
+    )
+
+
+async def dossier_status(ctx: AppContext, session: AsyncSession, dossier: Dossier) -> DossierPublic:
+    budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
+    handle = ctx.temporal.get_workflow_handle(dossier.code)
+    try:
+        state = await asyncio.wait_for(
+            handle.query(DossierWorkflow.state, rpc_timeout=budget), budget.total_seconds()
+        )
+        source = "live"
+    except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
+        log.warning("status from snapshot", dossier_code=dossier.code, reason=type(exc).__name__)
+        state = await _snapshot(session, dossier)
+        source = "snapshot"
+    return _public(state, source, datetime.now(UTC))

@@ -1,0 +1,175 @@
+"""Submitting a dossier: validate against the pinned procedure, allocate the national code,
+record the dossier and start its workflow — all or nothing."""
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import structlog
+from fastapi import HTTPException, status
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio.client import Client
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.service import RPCError
+
+from api.context import AppContext
+from api.schemas import DossierCreate
+from api.security import lookup_key, new_lookup_salt
+from domain.calendar import VN_TZ
+from domain.catalog import LoadedCatalog
+from domain.codes import format_dossier_code
+from domain.dossier import DeliveryMethod, ProcedureSnapshot
+from store import dossiers as repo
+from store.models import Dossier
+from workflows import search_attributes as sa
+from workflows.dossier import DossierInput, DossierWorkflow
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Submitted:
+    dossier: Dossier
+    lookup_key: str
+    replayed: bool
+
+
+def request_hash(body: DossierCreate) -> str:
+    canonical = json.dumps(body.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _unprocessable(detail: str) -> HTTPException:
+    return HTTPException(422, detail=detail)
+
+
+async def _check_against_procedure(
+    session: AsyncSession, catalog: LoadedCatalog, body: DossierCreate
+) -> ProcedureSnapshot:
+    procedure = catalog.procedures.get(body.procedure_code)
+    if procedure is None:
+        raise _unprocessable(f"unknown procedure_code {body.procedure_code!r}")
+    if body.delivery.method == DeliveryMethod.ONLINE and procedure.level != "full":
+        raise _unprocessable(
+            f"procedure {procedure.code} is partial online: its result is returned at the desk "
+            "or by post, not online"
+        )
+    components = {c.code: c for c in procedure.components}
+    unknown = sorted({d.component for d in body.documents} - components.keys())
+    if unknown:
+        raise _unprocessable(f"components not in procedure {procedure.code}: {unknown}")
+    missing = sorted(
+        c.code
+        for c in procedure.components
+        if c.required and c.code not in {d.component for d in body.documents}
+    )
+    if missing:
+        raise _unprocessable(f"required components missing: {missing}")
+    file_ids = [d.file_id for d in body.documents]
+    absent = set(file_ids) - await repo.existing_file_ids(session, file_ids)
+    if absent:
+        raise _unprocessable(f"unknown file_id: {sorted(str(f) for f in absent)}")
+    return catalog.snapshot(procedure.code)
+
+
+async def _start_workflow(
+    client: Client, task_queue: str, dossier: Dossier, snapshot: ProcedureSnapshot
+) -> None:
+    await client.start_workflow(
+        DossierWorkflow.run,
+        DossierInput(
+            code=dossier.code,
+            procedure=snapshot,
+            channel=dossier.channel,
+            applicant_kind=dossier.applicant_kind,
+            delivery_method=dossier.delivery["method"],
+            received_at=dossier.received_at,
+            due_at=dossier.due_at,
+        ),
+        id=dossier.code,
+        task_queue=task_queue,
+        # The database just handed out this code, so a workflow already running under it
+        # can only be the orphan of a submission whose commit failed after the start.
+        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+        search_attributes=TypedSearchAttributes(
+            [
+                SearchAttributePair(sa.DOSSIER_CODE, dossier.code),
+                SearchAttributePair(sa.PROCEDURE_CODE, snapshot.code),
+                SearchAttributePair(sa.STAGE, "intake"),
+                SearchAttributePair(sa.DEPARTMENT, snapshot.desk_department),
+                SearchAttributePair(sa.STATUS_CODE, 1),
+                SearchAttributePair(sa.DUE_AT, dossier.due_at),
+            ]
+        ),
+    )
+
+
+async def submit_dossier(
+    ctx: AppContext, session: AsyncSession, body: DossierCreate, idempotency_key: str | None
+) -> Submitted:
+    secret = ctx.settings.lookup_key_secret.get_secret_value()
+    fingerprint = request_hash(body)
+    if idempotency_key:
+        earlier = await repo.get_by_idempotency_key(session, idempotency_key)
+        if earlier is not None:
+            return _replay(earlier, fingerprint, secret)
+
+    snapshot = await _check_against_procedure(session, ctx.catalog, body)
+    received_at = datetime.now(UTC).replace(microsecond=0)
+    day = received_at.astimezone(VN_TZ).date()
+    seq = await repo.next_sequence(session, snapshot.agency_code, day)
+    salt = new_lookup_salt()
+    dossier = Dossier(
+        code=format_dossier_code(snapshot.agency_code, day, seq),
+        agency_code=snapshot.agency_code,
+        procedure_code=snapshot.code,
+        catalog_version=snapshot.catalog_version,
+        channel=str(body.channel),
+        applicant_kind=body.applicant.kind,
+        applicant=body.applicant.model_dump(mode="json"),
+        form=body.form,
+        documents=[d.model_dump(mode="json") for d in body.documents],
+        delivery=body.delivery.model_dump(mode="json"),
+        fee_vnd=snapshot.fee_vnd,
+        lookup_salt=salt,
+        idempotency_key=idempotency_key,
+        request_hash=fingerprint,
+        received_at=received_at,
+        due_at=ctx.calendar.add_working_days(received_at, snapshot.processing_days),
+        status_code=1,
+        stage="intake",
+        outcome="pending",
+        last_seq=0,
+    )
+    session.add(dossier)
+    try:
+        await session.flush()
+    except IntegrityError:
+        # The same Idempotency-Key is being submitted concurrently; the other one won.
+        await session.rollback()
+        assert idempotency_key is not None
+        earlier = await repo.get_by_idempotency_key(session, idempotency_key)
+        if earlier is None:
+            raise
+        return _replay(earlier, fingerprint, secret)
+    try:
+        await _start_workflow(ctx.temporal, ctx.settings.temporal_task_queue, dossier, snapshot)
+    except RPCError as exc:
+        await session.rollback()
+        log.error("workflow start failed", error=str(exc))
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the processing engine is unavailable; the dossier was not submitted, retry",
+        ) from exc
+    await session.commit()
+    log.info("dossier submitted", dossier_code=dossier.code, procedure=snapshot.code)
+    return Submitted(dossier, lookup_key(dossier.code, salt, secret), replayed=False)
+
+
+def _replay(earlier: Dossier, fingerprint: str, secret: str) -> Submitted:
+    if earlier.request_hash != fingerprint:
+        raise _unprocessable("Idempotency-Key was already used for a different submission")
+    key = lookup_key(earlier.code, earlier.lookup_salt, secret)
+    return Submitted(earlier, key, replayed=True)

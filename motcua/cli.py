@@ -1,0 +1,230 @@
+"""`motcua`: run the embedded stack, migrate, load the catalog, manage officials.
+
+motcua run                      # the whole stack for development (what `make run` does)
+motcua migrate                  # apply database migrations
+motcua catalog load             # validate the catalog file and record its version
+motcua official add USERNAME --department CODE --role ROLE --password PW
+motcua search-attributes        # register the search attributes on a Temporal cluster
+"""
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable
+from pathlib import Path
+from typing import TypeVar
+
+from temporalio.api.enums.v1 import IndexedValueType
+from temporalio.api.operatorservice.v1 import (
+    AddSearchAttributesRequest,
+    ListSearchAttributesRequest,
+)
+
+from api.security import hash_password
+from domain.catalog import CatalogError, LoadedCatalog, load_catalog
+from motcua import embedded
+from motcua.settings import ROOT, Settings, get_settings
+from motcua.temporal import connect_temporal
+from store.catalog import record_catalog_version
+from store.db import create_engine, create_sessionmaker
+from store.migrate import migrate
+from store.officials import upsert_official
+from workflows import search_attributes as sa
+
+T = TypeVar("T")
+DEMO_PASSWORD = "motcua-demo"
+
+
+def _run(coro: Awaitable[T]) -> T:
+    return asyncio.run(coro)  # type: ignore[arg-type]
+
+
+def demo_officials(catalog: LoadedCatalog) -> list[tuple[str, str, str]]:
+    """One demo login per (department, role) the catalog's processes and desks need."""
+    pairs = {(a.desk_department, a.desk_role) for a in catalog.catalog.agencies}
+    pairs |= {(s.department, s.role) for p in catalog.catalog.procedures for s in p.steps}
+    return sorted((f"{dept.lower()}.{role}", dept, role) for dept, role in pairs)
+
+
+async def prepare_database(settings: Settings, seed_demo: bool = False) -> LoadedCatalog:
+    """Migrate, record the catalog version, and optionally seed the demo officials."""
+    catalog = load_catalog(settings.catalog_path)
+    engine = create_engine(settings.require_database_url(), pool_size=2)
+    try:
+        await migrate(engine)
+        async with create_sessionmaker(engine).begin() as session:
+            await record_catalog_version(session, catalog)
+            if seed_demo:
+                password_hash = hash_password(DEMO_PASSWORD)
+                for username, dept, role in demo_officials(catalog):
+                    await upsert_official(session, username, password_hash, dept, role)
+    finally:
+        await engine.dispose()
+    return catalog
+
+
+async def register_search_attributes(settings: Settings) -> list[str]:
+    client = await connect_temporal(settings)
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=settings.temporal_namespace)
+    )
+    missing = {
+        key.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
+        for key, kind in sa.CLI_TYPES.items()
+        if key.name not in existing.custom_attributes
+    }
+    if missing:
+        await client.operator_service.add_search_attributes(
+            AddSearchAttributesRequest(
+                namespace=settings.temporal_namespace, search_attributes=missing
+            )
+        )
+    return sorted(missing)
+
+
+def run_stack(settings: Settings) -> int:
+    """Start everything for development and wait for Ctrl-C, then stop it all."""
+    env = dict(os.environ)
+    data = settings.data_dir
+    children: list[subprocess.Popen[bytes]] = []
+    pg_server = None
+    try:
+        if not settings.database_url:
+            print("• starting embedded PostgreSQL …", flush=True)
+            pg_server, url = embedded.start_postgres(data / "pg")
+            env["DATABASE_URL"] = settings.database_url = url
+        if not settings.temporal_address:
+            print("• starting Temporal dev server …", flush=True)
+            children.append(
+                embedded.start_temporal(data / "temporal.db", namespace=settings.temporal_namespace)
+            )
+            embedded.wait_for_port(7233)
+            env["TEMPORAL_ADDRESS"] = settings.temporal_address = "127.0.0.1:7233"
+        else:
+            _run(register_search_attributes(settings))
+        catalog = _run(prepare_database(settings, seed_demo=True))
+        print(f"• database ready, catalog {catalog.version}", flush=True)
+
+        python = sys.executable
+        children.append(subprocess.Popen([python, str(ROOT / "worker.py")], env=env, cwd=ROOT))
+        children.append(
+            subprocess.Popen(
+                [python, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
+                 "--port", str(settings.api_port), "--no-access-log"],
+                env=env,
+                cwd=ROOT,
+            )
+        )  # fmt: skip
+        embedded.wait_for_port(settings.api_port, host=settings.api_host)
+        _print_banner(settings, catalog)
+        signal.signal(signal.SIGTERM, signal.default_int_handler)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        print("a component stopped unexpectedly; shutting down", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\n• stopping …", flush=True)
+        return 0
+    finally:
+        for child in reversed(children):
+            if child.poll() is None:
+                child.send_signal(signal.SIGINT)
+        for child in reversed(children):
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        if pg_server is not None:
+            pg_server.cleanup()  # type: ignore[attr-defined]
+
+
+def _print_banner(settings: Settings, catalog: LoadedCatalog) -> None:
+    logins = "\n".join(
+        f"    {user:<22} {dept:<6} {role}" for user, dept, role in demo_officials(catalog)
+    )
+    print(
+        f"""
+motcua is running (Ctrl-C stops all of it).
+
+  API            {settings.public_base_url}          (OpenAPI: {settings.public_base_url}/docs)
+  Temporal UI    {settings.temporal_ui_url}
+  Temporal gRPC  {settings.temporal_address}
+  PostgreSQL     {settings.database_url}
+
+  Demo officials (password: {DEMO_PASSWORD}):
+{logins}
+""",
+        flush=True,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="motcua", description=__doc__.split("\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("run", help="start the whole stack for development")
+    sub.add_parser("migrate", help="apply database migrations")
+    catalog_cmd = sub.add_parser("catalog", help="the procedure catalog")
+    catalog_cmd.add_argument("action", choices=["load", "check"])
+    catalog_cmd.add_argument("--file", type=Path, help="catalog file (default: CATALOG_PATH)")
+    official = sub.add_parser("official", help="officials")
+    official_sub = official.add_subparsers(dest="action", required=True)
+    add = official_sub.add_parser("add", help="add or update an official")
+    add.add_argument("username")
+    add.add_argument("--department", required=True)
+    add.add_argument("--role", required=True)
+    add.add_argument("--password", required=True)
+    sub.add_parser("search-attributes", help="register search attributes on Temporal")
+    args = parser.parse_args(argv)
+
+    settings = get_settings()
+    try:
+        if args.command == "run":
+            return run_stack(settings)
+        if args.command != "search-attributes" and not settings.database_url:
+            # Work on the embedded database (it keeps running if `motcua run` holds it).
+            _, settings.database_url = embedded.start_postgres(settings.data_dir / "pg")
+        if args.command == "migrate":
+            engine = create_engine(settings.require_database_url(), pool_size=1)
+            applied = _run(migrate(engine))
+            print(f"applied: {applied or 'nothing, up to date'}")
+        elif args.command == "catalog":
+            if args.file:
+                settings.catalog_path = args.file
+            if args.action == "check":
+                print(f"catalog {load_catalog(settings.catalog_path).version} is valid")
+            else:
+                print(f"catalog {_run(prepare_database(settings)).version} recorded")
+        elif args.command == "official":
+            _run(_add_official(settings, args.username, args.department, args.role, args.password))
+            print(f"official {args.username} ({args.department}, {args.role}) saved")
+        elif args.command == "search-attributes":
+            added = _run(register_search_attributes(settings))
+            print(f"registered: {added or 'nothing, all present'}")
+    except (CatalogError, RuntimeError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+async def _add_official(
+    settings: Settings, username: str, department: str, role: str, password: str
+) -> None:
+    catalog = await prepare_database(settings)
+    if department not in catalog.departments:
+        raise RuntimeError(
+            f"unknown department {department}; the catalog has {sorted(catalog.departments)}"
+        )
+    engine = create_engine(settings.require_database_url(), pool_size=1)
+    try:
+        async with create_sessionmaker(engine).begin() as session:
+            await upsert_official(session, username, hash_password(password), department, role)
+    finally:
+        await engine.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

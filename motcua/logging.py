@@ -1,0 +1,67 @@
+"""structlog for everything: JSON lines when not on a terminal, readable console output on one.
+
+Stdlib loggers (uvicorn, temporalio, the workflow logger) go through the same processor chain,
+and context bound with `structlog.contextvars` (request id, dossier code) lands on every line.
+"""
+
+import logging
+import sys
+from typing import Any
+
+import structlog
+
+
+def _lift_temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The Temporal SDK puts workflow/activity info in `extra`; name the dossier the same way
+    the API does, so one grep for the dossier code follows it across API and worker."""
+    for key in ("temporal_workflow", "temporal_activity"):
+        info = event.pop(key, None)
+        if isinstance(info, dict):
+            workflow_id = info.get("workflow_id")
+            if workflow_id:
+                event.setdefault("dossier_code", workflow_id)
+            if info.get("activity_type"):
+                event.setdefault("activity", info["activity_type"])
+            if info.get("workflow_type"):
+                event.setdefault("workflow", info["workflow_type"])
+    return event
+
+
+def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
+    use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.stdlib.add_log_level,
+        structlog.stdlib.add_logger_name,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.stdlib.ExtraAdder(),
+        _lift_temporal_context,
+    ]
+    renderer: Any = (
+        structlog.processors.JSONRenderer(ensure_ascii=False)
+        if use_json
+        else structlog.dev.ConsoleRenderer()
+    )
+    structlog.configure(
+        processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
+        logger_factory=structlog.stdlib.LoggerFactory(),
+        wrapper_class=structlog.stdlib.BoundLogger,
+        cache_logger_on_first_use=True,
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            foreign_pre_chain=shared,
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                renderer,
+            ],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "temporalio"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True

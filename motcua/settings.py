@@ -1,0 +1,74 @@
+"""All configuration, from the environment (or a `.env` file). One object, read once."""
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    # PostgreSQL. Unset: `motcua run` starts the embedded server and sets it.
+    database_url: str | None = None
+    db_pool_size: int = 10
+
+    # Temporal. Unset address: `motcua run` starts the embedded dev server.
+    temporal_address: str | None = None
+    temporal_namespace: str = "default"
+    temporal_task_queue: str = "motcua-dossiers"
+    temporal_tls: bool = False
+    temporal_tls_ca: Path | None = None
+    temporal_tls_cert: Path | None = None
+    temporal_tls_key: Path | None = None
+    temporal_api_key: SecretStr | None = None
+    temporal_ui_url: str = "http://localhost:8233"
+
+    # Where the embedded servers and uploaded files keep their data (git-ignored).
+    data_dir: Path = ROOT / ".data"
+    catalog_path: Path = ROOT / "catalog.yaml"
+
+    # The API's own address as seen by applicants and by the sandbox payment gateway.
+    public_base_url: str = "http://localhost:8000"
+    api_host: str = "127.0.0.1"
+    api_port: int = 8000
+
+    # Secrets. The defaults are for the embedded demo only; set real ones in production.
+    jwt_secret: SecretStr = SecretStr("dev-only-jwt-secret-change-me-0123456789")
+    token_ttl_minutes: int = 30
+    lookup_key_secret: SecretStr = SecretStr("dev-only-lookup-secret-change-me-01234")
+    payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
+
+    # How long a status lookup waits for the workflow before answering from the read model.
+    query_budget_ms: int = Field(default=1500, gt=0)
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.data_dir / "files"
+
+    def require_database_url(self) -> str:
+        if not self.database_url:
+            raise RuntimeError(
+                "DATABASE_URL is not set (`motcua run` sets it for the embedded stack)"
+            )
+        return self.database_url
+
+    def require_temporal_address(self) -> str:
+        if not self.temporal_address:
+            raise RuntimeError(
+                "TEMPORAL_ADDRESS is not set (`motcua run` sets it for the embedded stack)"
+            )
+        return self.temporal_address
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,27 @@
+"""One way to connect to Temporal, from settings: address, namespace, TLS or API key."""
+
+from temporalio.client import Client
+from temporalio.service import TLSConfig
+
+from motcua.settings import Settings
+
+
+def _tls_config(settings: Settings) -> TLSConfig | bool:
+    if not (settings.temporal_tls or settings.temporal_tls_cert):
+        return False
+    read = lambda path: path.read_bytes() if path else None  # noqa: E731
+    return TLSConfig(
+        server_root_ca_cert=read(settings.temporal_tls_ca),
+        client_cert=read(settings.temporal_tls_cert),
+        client_private_key=read(settings.temporal_tls_key),
+    )
+
+
+async def connect_temporal(settings: Settings) -> Client:
+    api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
+    return await Client.connect(
+        settings.require_temporal_address(),
+        namespace=settings.temporal_namespace,
+        tls=_tls_config(settings) if not api_key else True,
+        api_key=api_key,
+    )

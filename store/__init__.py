@@ -1,0 +1,1 @@
+"""Persistence: the PostgreSQL read model and the records the API and activities keep."""

@@ -1,0 +1,24 @@
+"""Engine and session factory, built once per process (API lifespan, worker start)."""
+
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
+
+Sessionmaker = async_sessionmaker[AsyncSession]
+
+
+def async_url(database_url: str) -> str:
+    """Accept the usual `postgresql://` form and use psycopg 3 for it."""
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if database_url.startswith(prefix):
+            return "postgresql+psycopg://" + database_url[len(prefix) :]
+    return database_url
+
+
+def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
+    return create_async_engine(
+        async_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True
+    )
+
+
+def create_sessionmaker(engine: AsyncEngine) -> Sessionmaker:
+    return async_sessionmaker(engine, expire_on_commit=False)

@@ -1,0 +1,76 @@
+"""Queries over dossiers: code allocation, the read model, inboxes and snapshots."""
+
+import uuid
+from datetime import date
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from store.models import Document, Dossier, DossierSequence, Payment, SlipEntryRow, StoredFile
+
+
+async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> int:
+    """The day's next sequence number for the agency. The row stays locked until the caller's
+    transaction ends, and a rollback gives the number back: no gaps, no duplicates."""
+    seq = await session.scalar(
+        insert(DossierSequence)
+        .values(agency_code=agency_code, day=day, last_seq=1)
+        .on_conflict_do_update(
+            index_elements=["agency_code", "day"],
+            set_={"last_seq": DossierSequence.last_seq + 1},
+        )
+        .returning(DossierSequence.last_seq)
+    )
+    assert seq is not None
+    return seq
+
+
+async def get_dossier(session: AsyncSession, code: str) -> Dossier | None:
+    return await session.get(Dossier, code)
+
+
+async def get_by_idempotency_key(session: AsyncSession, key: str) -> Dossier | None:
+    return await session.scalar(select(Dossier).where(Dossier.idempotency_key == key))
+
+
+async def slip_entries(session: AsyncSession, code: str) -> list[SlipEntryRow]:
+    rows = await session.scalars(
+        select(SlipEntryRow).where(SlipEntryRow.dossier_code == code).order_by(SlipEntryRow.seq)
+    )
+    return list(rows)
+
+
+async def open_tasks(
+    session: AsyncSession, department: str, role: str, limit: int, offset: int
+) -> list[Dossier]:
+    rows = await session.scalars(
+        select(Dossier)
+        .where(
+            Dossier.department == department,
+            Dossier.role == role,
+            Dossier.finished_at.is_(None),
+        )
+        .order_by(Dossier.step_due_at.asc().nulls_last(), Dossier.code)
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows)
+
+
+async def existing_file_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
+    rows = await session.scalars(select(StoredFile.id).where(StoredFile.id.in_(ids)))
+    return set(rows)
+
+
+async def get_payment(session: AsyncSession, code: str) -> Payment | None:
+    return await session.get(Payment, code)
+
+
+async def get_decision_document(session: AsyncSession, code: str) -> Document | None:
+    return await session.scalar(
+        select(Document)
+        .where(Document.dossier_code == code, Document.kind.in_(("result", "refusal")))
+        .order_by(Document.issued_at.desc())
+        .limit(1)
+    )

@@ -1,0 +1,141 @@
+"""ORM mappings of the tables created by `migrations/`."""
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, ForeignKey, Integer, LargeBinary, SmallInteger, Text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TIMESTAMP
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {
+        datetime: TIMESTAMP(timezone=True),
+        dict[str, Any]: JSONB,
+        list[Any]: JSONB,
+        str: Text,
+    }
+
+
+class CatalogVersion(Base):
+    __tablename__ = "catalog_versions"
+    version: Mapped[str] = mapped_column(primary_key=True)
+    content: Mapped[dict[str, Any]]
+    loaded_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class Official(Base):
+    __tablename__ = "officials"
+    username: Mapped[str] = mapped_column(primary_key=True)
+    password_hash: Mapped[str]
+    department: Mapped[str]
+    role: Mapped[str]
+    full_name: Mapped[str | None]
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class StoredFile(Base):
+    __tablename__ = "files"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    sha256: Mapped[str]
+    size: Mapped[int] = mapped_column(BigInteger)
+    content_type: Mapped[str]
+    storage_name: Mapped[str]
+    original_name: Mapped[str | None]
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class DossierSequence(Base):
+    __tablename__ = "dossier_sequences"
+    agency_code: Mapped[str] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    last_seq: Mapped[int] = mapped_column(Integer)
+
+
+class Dossier(Base):
+    __tablename__ = "dossiers"
+    code: Mapped[str] = mapped_column(primary_key=True)
+    agency_code: Mapped[str]
+    procedure_code: Mapped[str]
+    catalog_version: Mapped[str] = mapped_column(ForeignKey("catalog_versions.version"))
+    channel: Mapped[str]
+    applicant_kind: Mapped[str]
+    applicant: Mapped[dict[str, Any]]
+    form: Mapped[dict[str, Any]]
+    documents: Mapped[list[Any]]
+    delivery: Mapped[dict[str, Any]]
+    fee_vnd: Mapped[int] = mapped_column(Integer)
+    lookup_salt: Mapped[str]
+    idempotency_key: Mapped[str | None]
+    request_hash: Mapped[str]
+    received_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    status_code: Mapped[int] = mapped_column(SmallInteger, default=1)
+    stage: Mapped[str] = mapped_column(default="intake")
+    outcome: Mapped[str] = mapped_column(default="pending")
+    step_key: Mapped[str | None]
+    step_name: Mapped[str | None]
+    department: Mapped[str | None]
+    role: Mapped[str | None]
+    step_started_at: Mapped[datetime | None]
+    step_due_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+    last_seq: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class SlipEntryRow(Base):
+    __tablename__ = "slip_entries"
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"), primary_key=True)
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True)
+    step_key: Mapped[str]
+    department: Mapped[str]
+    actor: Mapped[str]
+    action: Mapped[str]
+    at: Mapped[datetime]
+    note: Mapped[str | None]
+    timeliness: Mapped[str | None]
+
+
+class Payment(Base):
+    __tablename__ = "payments"
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"), primary_key=True)
+    payment_id: Mapped[str]
+    amount_vnd: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str]
+    pay_url: Mapped[str | None]
+    via: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")
+    paid_at: Mapped[datetime | None]
+
+
+class PaymentEvent(Base):
+    __tablename__ = "payment_events"
+    event_id: Mapped[str] = mapped_column(primary_key=True)
+    payment_id: Mapped[str]
+    received_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class SandboxGatewayPayment(Base):
+    __tablename__ = "sandbox_gateway_payments"
+    payment_id: Mapped[str] = mapped_column(primary_key=True)
+    merchant_ref: Mapped[str]
+    amount_vnd: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")
+    paid_at: Mapped[datetime | None]
+
+
+class Document(Base):
+    __tablename__ = "documents"
+    id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"))
+    kind: Mapped[str]
+    name: Mapped[str]
+    content_type: Mapped[str]
+    sha256: Mapped[str]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    issued_at: Mapped[datetime]

@@ -1,0 +1,62 @@
+"""The Temporal worker: runs dossier workflows and their activities.
+
+python worker.py        # with DATABASE_URL and TEMPORAL_ADDRESS set (`motcua run` does it)
+"""
+
+import asyncio
+import signal
+
+import structlog
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.dossier_activities import DossierActivities
+from activities.payment_gateway import SandboxGateway
+from motcua.logging import configure_logging
+from motcua.settings import Settings, get_settings
+from motcua.temporal import connect_temporal
+from store.db import Sessionmaker, create_engine, create_sessionmaker
+from workflows.dossier import DossierWorkflow
+
+log = structlog.get_logger()
+
+
+def build_worker(
+    client: Client, sessionmaker: Sessionmaker, settings: Settings, task_queue: str | None = None
+) -> Worker:
+    activities = DossierActivities(
+        sessionmaker, SandboxGateway(sessionmaker, settings.public_base_url)
+    )
+    return Worker(
+        client,
+        task_queue=task_queue or settings.temporal_task_queue,
+        workflows=[DossierWorkflow],
+        activities=[
+            activities.record_transition,
+            activities.request_payment,
+            activities.record_desk_payment,
+            activities.issue_document,
+        ],
+    )
+
+
+async def main() -> None:
+    settings = get_settings()
+    configure_logging(settings.log_format, settings.log_level)
+    engine = create_engine(settings.require_database_url(), settings.db_pool_size)
+    client = await connect_temporal(settings)
+    worker = build_worker(client, create_sessionmaker(engine), settings)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    log.info("worker started", task_queue=settings.temporal_task_queue)
+    async with worker:
+        await stop.wait()
+        log.info("worker stopping")
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,444 @@
+"""One durable workflow per dossier: intake → routing → review → payment → delivery.
+
+Officials act through the `act` update, whose validator refuses a wrong or stale action before
+anything is written; the payment gateway's confirmation arrives as the `payment_confirmed`
+signal; `state` answers "which step, which department, when is it due". Every transition is
+written to the read model (and the control slip) by an idempotent activity.
+"""
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.dossier_activities import (
+        DeskPaymentInput,
+        DossierActivities,
+        IssueDocumentInput,
+        PaymentRequestInput,
+        TransitionRecord,
+    )
+    from domain.calendar import VN_TZ, WorkingCalendar
+    from domain.dossier import (
+        ACTIONS_BY_STAGE,
+        ACTIONS_NEEDING_REASON,
+        SYSTEM_ACTOR,
+        Action,
+        Actor,
+        DeliveryMethod,
+        DossierState,
+        Outcome,
+        ProcedureSnapshot,
+        SlipAction,
+        SlipEntry,
+        Stage,
+        StatusCode,
+        StepSpec,
+        Task,
+        pays_through_gateway,
+    )
+    from workflows import search_attributes as sa
+
+# Error types the API maps to HTTP statuses.
+ACTION_NOT_ALLOWED = "ActionNotAllowed"  # 409: the action does not fit the current step
+NOT_YOUR_STEP = "NotYourStep"  # 403: the step belongs to another department or role
+REASON_REQUIRED = "ReasonRequired"  # 422: a negative decision without a reason
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Activities retry until they succeed: the database coming back is the normal end of an outage.
+_ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+_DESK_STEPS = {
+    Stage.INTAKE: "Tiếp nhận hồ sơ",
+    Stage.PAYMENT: "Thu phí, lệ phí",
+    Stage.DELIVERY: "Trả kết quả",
+}
+
+
+@dataclass
+class DossierInput:
+    code: str
+    procedure: ProcedureSnapshot
+    channel: str
+    applicant_kind: str
+    delivery_method: str
+    received_at: datetime
+    due_at: datetime
+
+
+@dataclass
+class ActionRequest:
+    action: str
+    actor: Actor
+    note: str | None = None
+    # The step the official saw when acting; set, it makes a stale click fail instead of
+    # landing on whatever step the dossier has moved to since.
+    step_key: str | None = None
+
+
+@dataclass
+class ActionResult:
+    status_code: int
+    stage: str
+    current_task: Task | None
+
+
+@dataclass
+class PaymentConfirmation:
+    """The gateway's verified callback, forwarded by the API."""
+
+    payment_id: str
+    amount_vnd: int
+    paid_at: datetime
+
+
+@dataclass
+class DossierOutcome:
+    status_code: int
+    outcome: str
+
+
+def _timeliness(finished_at: datetime, due_at: datetime | None) -> str | None:
+    """Early (before the due day), on time (on the due day, by the due time), or late."""
+    if due_at is None:
+        return None
+    if finished_at > due_at:
+        return "late"
+    if finished_at.astimezone(VN_TZ).date() < due_at.astimezone(VN_TZ).date():
+        return "early"
+    return "on_time"
+
+
+@workflow.defn
+class DossierWorkflow:
+    @workflow.init
+    def __init__(self, input: DossierInput) -> None:
+        self._input = input
+        self._calendar = WorkingCalendar()
+        self._status = StatusCode.SUBMITTED
+        self._stage = Stage.INTAKE
+        self._outcome = Outcome.PENDING
+        self._task: Task | None = None
+        self._due_at = input.due_at
+        self._finished_at: datetime | None = None
+        self._history: list[SlipEntry] = []
+        self._unrecorded: list[SlipEntry] = []
+        self._record_seq = 0
+        # Officials' actions: the update handler hands one over, the run loop applies it.
+        self._pending: ActionRequest | None = None
+        self._actions_taken = 0
+        self._actions_applied = 0
+        self._gateway_payment: PaymentConfirmation | None = None
+
+    # ---- the lifecycle -------------------------------------------------------------------
+
+    @workflow.run
+    async def run(self, input: DossierInput) -> DossierOutcome:
+        procedure = input.procedure
+        self._note(SlipAction.SUBMITTED, actor=SYSTEM_ACTOR, note=f"channel={input.channel}")
+        await self._hold_at_desk(
+            Stage.INTAKE,
+            due_at=self._calendar.add_working_hours(input.received_at, procedure.intake_hours),
+        )
+
+        # Intake: the one-stop desk accepts or refuses.
+        request = await self._next_action()
+        if request.action == Action.REFUSE:
+            self._close_task(request)
+            await self._finish(StatusCode.REFUSED, Outcome.REFUSED)
+            return await self._done()
+        self._close_task(request)
+        self._status, self._stage = StatusCode.ACCEPTED, Stage.ROUTING
+
+        # Routing: the pinned internal process decides the departments, in order.
+        route = " → ".join(f"{s.key}@{s.department}" for s in procedure.steps)
+        self._note(SlipAction.ROUTED, actor=SYSTEM_ACTOR, note=route)
+        await self._record()
+
+        # Review: each step is a human task for its department and role.
+        self._status, self._stage = StatusCode.IN_PROCESS, Stage.REVIEW
+        for step in procedure.steps:
+            await self._start_step(step)
+            request = await self._next_action()
+            self._close_task(request)
+            if request.action == Action.REJECT:
+                self._outcome = Outcome.REJECTED
+                break
+        else:
+            self._outcome = Outcome.APPROVED
+
+        if self._outcome == Outcome.APPROVED and procedure.fee_vnd > 0:
+            await self._collect_fee()
+
+        await self._deliver(reason=request.note if self._outcome == Outcome.REJECTED else None)
+        return await self._done()
+
+    async def _collect_fee(self) -> None:
+        input = self._input
+        # In the payment stage before the gateway is asked, so that a confirmation arriving
+        # together with the request's completion is not turned away.
+        self._status, self._stage = StatusCode.PAYMENT_REQUESTED, Stage.PAYMENT
+        if pays_through_gateway(input.procedure.level, input.channel):
+            payment = await workflow.execute_activity_method(
+                DossierActivities.request_payment,
+                PaymentRequestInput(input.code, input.procedure.fee_vnd),
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
+            self._note(SlipAction.PAYMENT_REQUESTED, actor=SYSTEM_ACTOR, note=payment.payment_id)
+        # At the desk, or online: whichever comes first settles it.
+        await self._hold_at_desk(Stage.PAYMENT, due_at=None)
+        await workflow.wait_condition(
+            lambda: self._pending is not None or self._gateway_payment is not None
+        )
+        if self._pending is not None:
+            request = self._take_pending()
+            await workflow.execute_activity_method(
+                DossierActivities.record_desk_payment,
+                DeskPaymentInput(
+                    input.code, input.procedure.fee_vnd, request.actor.username, workflow.now()
+                ),
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
+            self._close_task(request)
+        else:
+            assert self._gateway_payment is not None
+            self._note(SlipAction.PAID, actor="gateway", note=self._gateway_payment.payment_id)
+
+    async def _deliver(self, reason: str | None) -> None:
+        """Issue the decision, then return it by the applicant's chosen method."""
+        self._status, self._stage, self._task = StatusCode.PROCESSED, Stage.DELIVERY, None
+        kind = "refusal" if self._outcome == Outcome.REJECTED else "result"
+        document = await workflow.execute_activity_method(
+            DossierActivities.issue_document,
+            IssueDocumentInput(self._input.code, kind, reason, workflow.now()),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+        self._note(SlipAction.RESULT_ISSUED, actor=SYSTEM_ACTOR, note=document.name)
+        if self._input.delivery_method == DeliveryMethod.ONLINE:
+            # Published for the applicant to download: that is the return of the result.
+            self._note(SlipAction.RESULT_PUBLISHED, actor=SYSTEM_ACTOR)
+        else:
+            await self._hold_at_desk(Stage.DELIVERY, due_at=self._due_at)
+            request = await self._next_action()
+            self._close_task(request)
+        await self._finish(StatusCode.RESULT_RETURNED, self._outcome)
+
+    async def _done(self) -> DossierOutcome:
+        # Let the last official's update return its result before the workflow completes.
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return DossierOutcome(int(self._status), str(self._outcome))
+
+    # ---- tasks and the control slip --------------------------------------------------------
+
+    async def _hold_at_desk(self, stage: Stage, due_at: datetime | None) -> None:
+        procedure = self._input.procedure
+        self._stage = stage
+        self._task = Task(
+            step_key=str(stage),
+            step_name=_DESK_STEPS[stage],
+            department=procedure.desk_department,
+            role=procedure.desk_role,
+            started_at=workflow.now(),
+            due_at=due_at,
+        )
+        self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
+        await self._record()
+
+    async def _start_step(self, step: StepSpec) -> None:
+        now = workflow.now()
+        self._task = Task(
+            step_key=step.key,
+            step_name=step.name,
+            department=step.department,
+            role=step.role,
+            started_at=now,
+            due_at=self._calendar.add_working_hours(now, step.hours),
+        )
+        self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
+        await self._record()
+
+    def _close_task(self, request: ActionRequest) -> None:
+        """The official's action ends the current task; it goes on the slip with its timeliness."""
+        assert self._task is not None
+        self._note(
+            request.action,
+            actor=request.actor.username,
+            note=request.note,
+            timeliness=_timeliness(workflow.now(), self._task.due_at),
+        )
+        self._task = None
+
+    async def _next_action(self) -> ActionRequest:
+        """Wait for an official's action on the current task, noting on the slip when the task
+        passes its due time."""
+        task = self._task
+        assert task is not None
+        if task.due_at is not None:
+            try:
+                await workflow.wait_condition(
+                    lambda: self._pending is not None,
+                    timeout=max(task.due_at - workflow.now(), timedelta(0)),
+                )
+            except TimeoutError:
+                self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
+                await self._record()
+        await workflow.wait_condition(lambda: self._pending is not None)
+        return self._take_pending()
+
+    def _take_pending(self) -> ActionRequest:
+        request = self._pending
+        assert request is not None
+        self._pending = None
+        return request
+
+    async def _finish(self, status: StatusCode, outcome: Outcome) -> None:
+        self._status, self._stage, self._outcome, self._task = status, Stage.DONE, outcome, None
+        self._finished_at = workflow.now()
+        await self._record()
+
+    def _note(
+        self,
+        action: str,
+        *,
+        actor: str,
+        note: str | None = None,
+        timeliness: str | None = None,
+    ) -> None:
+        task = self._task
+        entry = SlipEntry(
+            seq=len(self._history) + 1,
+            step_key=task.step_key if task else str(self._stage),
+            department=task.department if task else self._input.procedure.desk_department,
+            actor=actor,
+            action=str(action),
+            at=workflow.now(),
+            note=note,
+            timeliness=timeliness,
+        )
+        self._history.append(entry)
+        self._unrecorded.append(entry)
+
+    async def _record(self) -> None:
+        """Write the current state and the new slip entries to the read model, update the
+        search attributes, and release the official whose action led here."""
+        self._record_seq += 1
+        entries, self._unrecorded = self._unrecorded, []
+        task = self._task
+        workflow.upsert_search_attributes(
+            [
+                sa.STAGE.value_set(str(self._stage)),
+                sa.STATUS_CODE.value_set(int(self._status)),
+                sa.DEPARTMENT.value_set(task.department) if task else sa.DEPARTMENT.value_unset(),
+                sa.STEP_DUE_AT.value_set(task.due_at)
+                if task and task.due_at
+                else sa.STEP_DUE_AT.value_unset(),
+                sa.DUE_AT.value_set(self._due_at),
+            ]
+        )
+        await workflow.execute_activity_method(
+            DossierActivities.record_transition,
+            TransitionRecord(
+                code=self._input.code,
+                seq=self._record_seq,
+                status_code=int(self._status),
+                stage=str(self._stage),
+                outcome=str(self._outcome),
+                task=task,
+                due_at=self._due_at,
+                finished_at=self._finished_at,
+                entries=entries,
+            ),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+        self._actions_applied = self._actions_taken
+        workflow.logger.info(
+            "dossier transition",
+            extra={"stage": str(self._stage), "status_code": int(self._status)},
+        )
+
+    # ---- officials, the gateway and queries --------------------------------------------------
+
+    @workflow.update
+    async def act(self, request: ActionRequest) -> ActionResult:
+        # Re-checked here: another update may have been accepted since the validator ran.
+        self._check_action(request)
+        self._pending = request
+        self._actions_taken += 1
+        ticket = self._actions_taken
+        await workflow.wait_condition(lambda: self._actions_applied >= ticket)
+        return ActionResult(int(self._status), str(self._stage), self._task)
+
+    @act.validator
+    def _validate_act(self, request: ActionRequest) -> None:
+        self._check_action(request)
+
+    def _check_action(self, request: ActionRequest) -> None:
+        try:
+            action = Action(request.action)
+        except ValueError:
+            raise ApplicationError(
+                f"unknown action {request.action!r}", type=ACTION_NOT_ALLOWED, non_retryable=True
+            ) from None
+        task = self._task
+        if self._pending is not None or task is None:
+            raise ApplicationError(
+                f"dossier {self._input.code} is not waiting for an action (stage {self._stage})",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if action not in ACTIONS_BY_STAGE.get(self._stage, frozenset()):
+            raise ApplicationError(
+                f"{action} does not fit dossier {self._input.code}: it is at step "
+                f"{task.step_key} ({self._stage})",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if request.step_key is not None and request.step_key != task.step_key:
+            raise ApplicationError(
+                f"stale action: dossier {self._input.code} has moved from step "
+                f"{request.step_key} to {task.step_key}",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if (request.actor.department, request.actor.role) != (task.department, task.role):
+            raise ApplicationError(
+                f"step {task.step_key} belongs to department {task.department}, role {task.role}",
+                type=NOT_YOUR_STEP,
+                non_retryable=True,
+            )
+        if action in ACTIONS_NEEDING_REASON and not (request.note and request.note.strip()):
+            raise ApplicationError(
+                f"{action} needs a reason in `note`", type=REASON_REQUIRED, non_retryable=True
+            )
+
+    @workflow.signal
+    def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
+        if self._stage != Stage.PAYMENT or self._gateway_payment is not None:
+            workflow.logger.warning("payment confirmation ignored: not waiting for payment")
+            return
+        if confirmation.amount_vnd != self._input.procedure.fee_vnd:
+            workflow.logger.warning("payment confirmation ignored: amount differs from the fee")
+            return
+        self._gateway_payment = confirmation
+
+    @workflow.query
+    def state(self) -> DossierState:
+        return DossierState(
+            code=self._input.code,
+            procedure_code=self._input.procedure.code,
+            status_code=int(self._status),
+            stage=str(self._stage),
+            outcome=str(self._outcome),
+            current_task=self._task,
+            received_at=self._input.received_at,
+            due_at=self._due_at,
+            finished_at=self._finished_at,
+            history=list(self._history),
+        )

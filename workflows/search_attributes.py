@@ -1,0 +1,30 @@
+"""Custom search attributes operators filter dossiers by in the Temporal Web UI and CLI.
+
+None of them carries personal data. `motcua run` registers them on the embedded server;
+`motcua search-attributes` does it on an external cluster.
+"""
+
+from typing import Any
+
+from temporalio.common import SearchAttributeKey
+
+DOSSIER_CODE = SearchAttributeKey.for_keyword("DossierCode")
+PROCEDURE_CODE = SearchAttributeKey.for_keyword("ProcedureCode")
+STAGE = SearchAttributeKey.for_keyword("DossierStage")
+DEPARTMENT = SearchAttributeKey.for_keyword("Department")
+STATUS_CODE = SearchAttributeKey.for_int("StatusCode")
+DUE_AT = SearchAttributeKey.for_datetime("DueAt")
+STEP_DUE_AT = SearchAttributeKey.for_datetime("StepDueAt")
+
+ALL = (DOSSIER_CODE, PROCEDURE_CODE, STAGE, DEPARTMENT, STATUS_CODE, DUE_AT, STEP_DUE_AT)
+
+# The names the `temporal` CLI knows these types by (for --search-attribute NAME=TYPE).
+CLI_TYPES: dict[SearchAttributeKey[Any], str] = {
+    DOSSIER_CODE: "Keyword",
+    PROCEDURE_CODE: "Keyword",
+    STAGE: "Keyword",
+    DEPARTMENT: "Keyword",
+    STATUS_CODE: "Int",
+    DUE_AT: "Datetime",
+    STEP_DUE_AT: "Datetime",
+}
