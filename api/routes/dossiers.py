@@ -19,13 +19,8 @@ from api.schemas import (
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
 from store import dossiers as repo
-from workflows.dossier import (
-    ACTION_NOT_ALLOWED,
-    NOT_YOUR_STEP,
-    REASON_REQUIRED,
-    ActionRequest,
-    DossierWorkflow,
-)
+from workflows.dossier import DossierWorkflow
+from workflows.messages import ACTION_NOT_ALLOWED, NOT_YOUR_STEP, REASON_REQUIRED, ActionRequest
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 

