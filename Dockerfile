@@ -30,8 +30,8 @@ RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin motcu
     && chown -R motcua:motcua /data
 USER motcua
 
-# Uploaded files (DATA_DIR/files); mount a volume shared by the API and the worker.
-VOLUME ["/data"]
+# Uploaded files live in DATA_DIR/files: mount a volume at /data shared by the API and the
+# worker (a fresh named volume takes this directory's owner, so the non-root user can write).
 EXPOSE 8000
 
 CMD ["uvicorn", "api.main:app", "--host", "0.0.0.0", "--port", "8000"]

@@ -4,11 +4,28 @@ department, fee or actor."""
 import re
 import uuid
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    field_validator,
+    model_validator,
+)
 
+from domain.calendar import VN_TZ
 from domain.dossier import Action, Channel, DeliveryMethod
+
+
+def _vietnam_time(value: datetime) -> str:
+    return value.astimezone(VN_TZ).isoformat()
+
+
+# Times are shown in Vietnam's time (+07:00), as they are on the slips and in the law's
+# deadlines, whatever zone they were stored in.
+LocalDatetime = Annotated[datetime, PlainSerializer(_vietnam_time, return_type=str)]
 
 
 class _Request(BaseModel):
@@ -116,8 +133,8 @@ class DossierCreated(BaseModel):
     code: str
     lookup_key: str = Field(description="Keep it: with the code, it lets you follow the dossier")
     status_code: int
-    received_at: datetime
-    due_at: datetime
+    received_at: LocalDatetime
+    due_at: LocalDatetime
 
 
 # ---- status -------------------------------------------------------------------------------
@@ -128,8 +145,8 @@ class StepPublic(BaseModel):
     name: str
     department: str
     role: str
-    started_at: datetime
-    due_at: datetime | None
+    started_at: LocalDatetime
+    due_at: LocalDatetime | None
 
 
 class HistoryEntry(BaseModel):
@@ -137,7 +154,7 @@ class HistoryEntry(BaseModel):
     department: str
     action: str
     actor: str
-    at: datetime
+    at: LocalDatetime
     note: str | None
     timeliness: str | None = None
 
@@ -149,16 +166,16 @@ class DossierPublic(BaseModel):
     stage: Literal["intake", "routing", "review", "payment", "delivery", "done"]
     outcome: str
     current_step: StepPublic | None
-    received_at: datetime
-    due_at: datetime
-    finished_at: datetime | None
+    received_at: LocalDatetime
+    due_at: LocalDatetime
+    finished_at: LocalDatetime | None
     overdue: bool
     history: list[HistoryEntry]
     source: Literal["live", "snapshot"] = Field(
         description="live: answered by the workflow; snapshot: from the read model, when the "
         "workflow could not answer in time"
     )
-    as_of: datetime
+    as_of: LocalDatetime
 
 
 # ---- officials ----------------------------------------------------------------------------
@@ -195,8 +212,8 @@ class TaskPublic(BaseModel):
     procedure_code: str
     status_code: int
     step: StepPublic
-    received_at: datetime
-    due_at: datetime
+    received_at: LocalDatetime
+    due_at: LocalDatetime
     overdue: bool
 
 

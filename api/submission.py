@@ -20,7 +20,7 @@ from api.security import lookup_key, new_lookup_salt
 from domain.calendar import VN_TZ
 from domain.catalog import LoadedCatalog
 from domain.codes import format_dossier_code
-from domain.dossier import DeliveryMethod, ProcedureSnapshot
+from domain.dossier import DeliveryMethod, ProcedureSnapshot, Stage, desk_task
 from store import dossiers as repo
 from store.models import Dossier
 from workflows import search_attributes as sa
@@ -122,6 +122,13 @@ async def submit_dossier(
     day = received_at.astimezone(VN_TZ).date()
     seq = await repo.next_sequence(session, snapshot.agency_code, day)
     salt = new_lookup_salt()
+    # The desk holds it from the start; the workflow records the same task.
+    intake = desk_task(
+        snapshot,
+        Stage.INTAKE,
+        received_at,
+        ctx.calendar.add_working_hours(received_at, snapshot.intake_hours),
+    )
     dossier = Dossier(
         code=format_dossier_code(snapshot.agency_code, day, seq),
         agency_code=snapshot.agency_code,
@@ -142,6 +149,12 @@ async def submit_dossier(
         status_code=1,
         stage="intake",
         outcome="pending",
+        step_key=intake.step_key,
+        step_name=intake.step_name,
+        department=intake.department,
+        role=intake.role,
+        step_started_at=intake.started_at,
+        step_due_at=intake.due_at,
         last_seq=0,
     )
     session.add(dossier)

@@ -130,6 +130,27 @@ class Task:
     due_at: datetime | None
 
 
+# The one-stop desk's own steps, around the procedure's internal process.
+DESK_STEP_NAMES = {
+    Stage.INTAKE: "Tiếp nhận hồ sơ",
+    Stage.PAYMENT: "Thu phí, lệ phí",
+    Stage.DELIVERY: "Trả kết quả",
+}
+
+
+def desk_task(
+    procedure: ProcedureSnapshot, stage: Stage, started_at: datetime, due_at: datetime | None
+) -> Task:
+    return Task(
+        step_key=str(stage),
+        step_name=DESK_STEP_NAMES[stage],
+        department=procedure.desk_department,
+        role=procedure.desk_role,
+        started_at=started_at,
+        due_at=due_at,
+    )
+
+
 @dataclass
 class Actor:
     username: str

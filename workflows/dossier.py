@@ -37,6 +37,7 @@ with workflow.unsafe.imports_passed_through():
         StatusCode,
         StepSpec,
         Task,
+        desk_task,
         pays_through_gateway,
     )
     from workflows import search_attributes as sa
@@ -54,12 +55,6 @@ with workflow.unsafe.imports_passed_through():
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Activities retry until they succeed: the database coming back is the normal end of an outage.
 _ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-
-_DESK_STEPS = {
-    Stage.INTAKE: "Tiếp nhận hồ sơ",
-    Stage.PAYMENT: "Thu phí, lệ phí",
-    Stage.DELIVERY: "Trả kết quả",
-}
 
 
 def _timeliness(finished_at: datetime, due_at: datetime | None) -> str | None:
@@ -88,10 +83,12 @@ class DossierWorkflow:
         self._history: list[SlipEntry] = []
         self._unrecorded: list[SlipEntry] = []
         self._record_seq = 0
-        # Officials' actions: the update handler hands one over, the run loop applies it.
+        # Each action gets a ticket; its update returns once the transition it caused is
+        # recorded, so the official sees the new state.
         self._pending: ActionRequest | None = None
-        self._actions_taken = 0
-        self._actions_applied = 0
+        self._tickets_issued = 0
+        self._tickets_taken = 0
+        self._tickets_recorded = 0
         self._gateway_payment: PaymentConfirmation | None = None
 
     # ---- the lifecycle -------------------------------------------------------------------
@@ -102,6 +99,7 @@ class DossierWorkflow:
         self._note(SlipAction.SUBMITTED, actor=SYSTEM_ACTOR, note=f"channel={input.channel}")
         await self._hold_at_desk(
             Stage.INTAKE,
+            started_at=input.received_at,
             due_at=self._calendar.add_working_hours(input.received_at, procedure.intake_hours),
         )
 
@@ -197,17 +195,11 @@ class DossierWorkflow:
 
     # ---- tasks and the control slip --------------------------------------------------------
 
-    async def _hold_at_desk(self, stage: Stage, due_at: datetime | None) -> None:
-        procedure = self._input.procedure
+    async def _hold_at_desk(
+        self, stage: Stage, due_at: datetime | None, started_at: datetime | None = None
+    ) -> None:
         self._stage = stage
-        self._task = Task(
-            step_key=str(stage),
-            step_name=_DESK_STEPS[stage],
-            department=procedure.desk_department,
-            role=procedure.desk_role,
-            started_at=workflow.now(),
-            due_at=due_at,
-        )
+        self._task = desk_task(self._input.procedure, stage, started_at or workflow.now(), due_at)
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
 
@@ -256,6 +248,7 @@ class DossierWorkflow:
         request = self._pending
         assert request is not None
         self._pending = None
+        self._tickets_taken += 1
         return request
 
     async def _finish(self, status: StatusCode, outcome: Outcome) -> None:
@@ -318,7 +311,7 @@ class DossierWorkflow:
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_ACTIVITY_RETRY,
         )
-        self._actions_applied = self._actions_taken
+        self._tickets_recorded = self._tickets_taken
         workflow.logger.info(
             "dossier transition",
             extra={"stage": str(self._stage), "status_code": int(self._status)},
@@ -331,9 +324,9 @@ class DossierWorkflow:
         # Re-checked here: another update may have been accepted since the validator ran.
         self._check_action(request)
         self._pending = request
-        self._actions_taken += 1
-        ticket = self._actions_taken
-        await workflow.wait_condition(lambda: self._actions_applied >= ticket)
+        self._tickets_issued += 1
+        ticket = self._tickets_issued
+        await workflow.wait_condition(lambda: self._tickets_recorded >= ticket)
         return ActionResult(int(self._status), str(self._stage), self._task)
 
     @act.validator

@@ -1,0 +1,232 @@
+"""The other ways a dossier ends, and every refusal the API gives a wrong or stale request."""
+
+import uuid
+
+import httpx
+import pytest
+
+from tests.client import APPLICANT, DESK, ApiClient
+
+HKD = "1.001612"  # household business: full online, fee, 3 review steps (KT, KT, LD)
+KS = "2.000815"  # certified copy: partial online, one step (TPHT)
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
+    return ApiClient(http, demo_password)
+
+
+async def test_refusal_at_intake(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code, key = created["code"], created["lookup_key"]
+    r = await api.act(code, DESK, "refuse", note="Không thuộc thẩm quyền giải quyết")
+    assert r.status_code == 200, r.text
+    assert (r.json()["status_code"], r.json()["stage"]) == (3, "done")
+    state = await api.status(code, key)
+    assert (state["status_code"], state["outcome"], state["current_step"]) == (3, "refused", None)
+    assert state["history"][-1]["note"] == "Không thuộc thẩm quyền giải quyết"
+    # Nothing more can be done to it.
+    r = await api.act(code, DESK, "accept")
+    assert r.status_code == 409, r.text
+
+
+async def test_rejection_at_review_returns_a_written_refusal(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code, key = created["code"], created["lookup_key"]
+    assert (await api.act(code, DESK, "accept")).status_code == 200
+    r = await api.act(code, "kt.specialist", "reject", note="Tên hộ kinh doanh bị trùng")
+    assert r.status_code == 200, r.text
+    state = await api.wait_for(code, key, "done")
+    assert (state["status_code"], state["outcome"]) == (10, "rejected")
+    assert "approve" not in [e["action"] for e in state["history"]]
+    result = await api.http.get(f"/api/v1/dossiers/{code}/result", headers={"X-Lookup-Key": key})
+    assert result.status_code == 200
+    assert "Tên hộ kinh doanh bị trùng" in result.text
+    # A rejected dossier asks for no fee.
+    payment = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
+    assert payment.status_code == 404
+
+
+async def test_wrong_department_is_403_and_wrong_step_is_409(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code = created["code"]
+    # At intake: a specialist cannot accept, and "approve" does not fit intake.
+    r = await api.act(code, "kt.specialist", "accept")
+    assert r.status_code == 403, r.text
+    assert "BPMC" in r.json()["detail"]
+    r = await api.act(code, DESK, "approve")
+    assert r.status_code == 409, r.text
+    assert "intake" in r.json()["detail"]
+    assert (await api.act(code, DESK, "accept")).status_code == 200
+    # The leader's step is not yet: the KT specialist's is.
+    r = await api.act(code, "ld.leader", "approve")
+    assert r.status_code == 403, r.text
+    # A stale click: the official saw step "intake" but the dossier moved on.
+    r = await api.act(code, DESK, "accept", step_key="intake")
+    assert r.status_code == 409, r.text
+    r = await api.act(code, "kt.specialist", "approve", step_key="truong_phong")
+    assert r.status_code == 409 and "stale" in r.json()["detail"], r.text
+    # A negative decision needs a reason.
+    r = await api.act(code, "kt.specialist", "reject")
+    assert r.status_code == 422, r.text
+    # An official of a department with no step in the dossier may not even look.
+    r = await api.act(code, "tpht.specialist", "approve")
+    assert r.status_code == 403, r.text
+    r = await api.http.get(
+        f"/api/v1/dossiers/{code}", headers=await api.as_official("vpdk.specialist")
+    )
+    assert r.status_code == 403
+
+
+async def test_same_request_id_applies_an_action_once(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code = created["code"]
+    assert (await api.act(code, DESK, "accept")).status_code == 200
+    headers = {**await api.as_official("kt.specialist"), "X-Request-Id": uuid.uuid4().hex}
+    first = await api.http.post(
+        f"/api/v1/dossiers/{code}/actions", json={"action": "approve"}, headers=headers
+    )
+    again = await api.http.post(
+        f"/api/v1/dossiers/{code}/actions", json={"action": "approve"}, headers=headers
+    )
+    assert first.status_code == again.status_code == 200, again.text
+    assert first.json() == again.json()
+    state = await api.status(code, created["lookup_key"])
+    assert [e["action"] for e in state["history"]].count("approve") == 1
+    assert state["current_step"]["key"] == "truong_phong"
+
+
+async def test_unknown_code_and_wrong_key_are_the_same_404(api: ApiClient) -> None:
+    created = await api.submit(KS)
+    code = created["code"]
+    wrong_key = await api.http.get(f"/api/v1/dossiers/{code}", headers={"X-Lookup-Key": "X" * 16})
+    unknown = await api.http.get(
+        "/api/v1/dossiers/000.00.15.H39-200101-9999", headers={"X-Lookup-Key": "X" * 16}
+    )
+    garbage = await api.http.get("/api/v1/dossiers/nonsense", headers={"X-Lookup-Key": "X" * 16})
+    assert wrong_key.status_code == unknown.status_code == garbage.status_code == 404
+    assert wrong_key.json() == unknown.json() == garbage.json()
+    no_key = await api.http.get(f"/api/v1/dossiers/{code}")
+    assert no_key.status_code == 401
+    r = await api.act("000.00.15.H39-200101-9999", DESK, "accept")
+    assert r.status_code == 404
+    r = await api.http.get("/api/v1/procedures/9.999999")
+    assert r.status_code == 404
+
+
+async def test_officials_need_a_valid_token(api: ApiClient) -> None:
+    created = await api.submit(KS)
+    code = created["code"]
+    r = await api.http.post(f"/api/v1/dossiers/{code}/actions", json={"action": "accept"})
+    assert r.status_code == 401
+    r = await api.http.post(
+        f"/api/v1/dossiers/{code}/actions",
+        json={"action": "accept"},
+        headers={"Authorization": "Bearer forged.token.value"},
+    )
+    assert r.status_code == 401
+    r = await api.http.post(
+        "/api/v1/auth/token", data={"username": DESK, "password": "wrong password"}
+    )
+    assert r.status_code == 401
+    assert (await api.http.get("/api/v1/tasks")).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        ({"procedure_code": "9.999999"}, "unknown procedure_code"),
+        ({"channel": "fax"}, "channel"),
+        ({"status_code": 10}, "status_code"),  # clients never set status
+        ({"applicant": {**APPLICANT, "id_number": "123"}}, "12-digit"),
+        ({"delivery": {"method": "post"}}, "address"),
+        ({"delivery": {"method": "online"}}, "partial online"),
+        ({"documents": []}, "required components missing"),
+        ({"documents": [{"component": "BC", "file_id": str(uuid.uuid4())}]}, "unknown file_id"),
+        ({"documents": [{"component": "XYZ", "file_id": str(uuid.uuid4())}]}, "not in procedure"),
+    ],
+)
+async def test_malformed_submissions_are_422(
+    api: ApiClient, change: dict[str, object], message: str
+) -> None:
+    body = {**await api.submission(KS), **change}
+    r = await api.http.post("/api/v1/dossiers", json=body)
+    assert r.status_code == 422, r.text
+    assert message in r.text
+
+
+async def test_malformed_actions_are_422(api: ApiClient) -> None:
+    created = await api.submit(KS)
+    headers = await api.as_official(DESK)
+    for body in ({"action": "teleport"}, {}, {"action": "accept", "actor": "someone"}):
+        r = await api.http.post(
+            f"/api/v1/dossiers/{created['code']}/actions", json=body, headers=headers
+        )
+        assert r.status_code == 422, (body, r.text)
+
+
+async def test_idempotent_submission(api: ApiClient) -> None:
+    body = await api.submission(KS)
+    headers = {"Idempotency-Key": f"portal-{uuid.uuid4()}"}
+    first = await api.http.post("/api/v1/dossiers", json=body, headers=headers)
+    again = await api.http.post("/api/v1/dossiers", json=body, headers=headers)
+    assert first.status_code == again.status_code == 201
+    assert first.json() == again.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = await api.http.post(
+        "/api/v1/dossiers", json={**body, "form": {"khac": 1}}, headers=headers
+    )
+    assert other.status_code == 422 and "Idempotency-Key" in other.text
+    # No key: two submissions are two dossiers, with consecutive codes.
+    a = (await api.http.post("/api/v1/dossiers", json=body)).json()["code"]
+    b = (await api.http.post("/api/v1/dossiers", json=body)).json()["code"]
+    assert int(b.rsplit("-", 1)[1]) == int(a.rsplit("-", 1)[1]) + 1
+
+
+async def test_inbox_lists_the_departments_open_tasks(api: ApiClient) -> None:
+    created = await api.submit(KS)
+    code = created["code"]
+    headers = await api.as_official(DESK)
+    inbox = (await api.http.get("/api/v1/tasks?limit=200", headers=headers)).json()
+    assert code in [t["code"] for t in inbox]
+    assert (await api.act(code, DESK, "accept")).status_code == 200
+    inbox = (await api.http.get("/api/v1/tasks?limit=200", headers=headers)).json()
+    assert code not in [t["code"] for t in inbox]
+    theirs = await api.http.get(
+        "/api/v1/tasks?limit=200", headers=await api.as_official("tpht.specialist")
+    )
+    task = next(t for t in theirs.json() if t["code"] == code)
+    assert task["step"]["key"] == "chung_thuc" and task["step"]["due_at"]
+
+
+async def test_status_falls_back_to_the_snapshot_when_no_worker_answers(
+    api: ApiClient,
+    stack,  # type: ignore[no-untyped-def]
+) -> None:
+    created = await api.submit(KS)
+    code, key = created["code"], created["lookup_key"]
+    assert (await api.act(code, DESK, "accept")).status_code == 200
+    await stack.stop_worker()
+    try:
+        state = await api.status(code, key)
+    finally:
+        stack.start_worker()
+    assert state["source"] == "snapshot"
+    assert (state["stage"], state["status_code"]) == ("review", 4)
+    assert state["current_step"]["key"] == "chung_thuc"
+    assert [e["action"] for e in state["history"]][:2] == ["submitted", "step_started"]
+
+
+async def test_files_and_health(api: ApiClient) -> None:
+    r = await api.http.post(
+        "/api/v1/files", files={"file": ("a.pdf", b"%PDF-1.4 x", "application/pdf")}
+    )
+    assert r.status_code == 201
+    body = r.json()
+    assert body["size"] == 10 and len(body["sha256"]) == 64
+    r = await api.http.post("/api/v1/files", files={"file": ("e.pdf", b"", "application/pdf")})
+    assert r.status_code == 422
+    r = await api.http.post("/api/v1/files")
+    assert r.status_code == 422
+    health = await api.http.get("/healthz")
+    assert health.status_code == 200 and health.json() == {"status": "ok"}
