@@ -23,6 +23,7 @@ from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
     ListSearchAttributesRequest,
 )
+from temporalio.client import Client
 
 from api.security import hash_password
 from domain.catalog import CatalogError, LoadedCatalog, load_catalog
@@ -69,19 +70,28 @@ async def prepare_database(settings: Settings, seed_demo: bool = False) -> Loade
 
 async def register_search_attributes(settings: Settings) -> list[str]:
     client = await connect_temporal(settings)
-    existing = await client.operator_service.list_search_attributes(
-        ListSearchAttributesRequest(namespace=settings.temporal_namespace)
-    )
-    missing = {
+    return await add_missing_search_attributes(client, settings.temporal_namespace)
+
+
+def search_attribute_types() -> dict[str, "IndexedValueType.ValueType"]:
+    return {
         key.name: IndexedValueType.Value(f"INDEXED_VALUE_TYPE_{kind.upper()}")
         for key, kind in sa.CLI_TYPES.items()
-        if key.name not in existing.custom_attributes
+    }
+
+
+async def add_missing_search_attributes(client: Client, namespace: str) -> list[str]:
+    existing = await client.operator_service.list_search_attributes(
+        ListSearchAttributesRequest(namespace=namespace)
+    )
+    missing = {
+        name: kind
+        for name, kind in search_attribute_types().items()
+        if name not in existing.custom_attributes
     }
     if missing:
         await client.operator_service.add_search_attributes(
-            AddSearchAttributesRequest(
-                namespace=settings.temporal_namespace, search_attributes=missing
-            )
+            AddSearchAttributesRequest(namespace=namespace, search_attributes=missing)
         )
     return sorted(missing)
 

@@ -9,6 +9,8 @@ import sys
 from typing import Any
 
 import structlog
+import temporalio.activity
+import temporalio.workflow
 
 
 def _lift_temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
@@ -59,6 +61,9 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
             ],
         )
     )
+    # The SDK's workflow/activity details go in `extra` (lifted above), not into the message.
+    temporalio.workflow.logger.workflow_info_on_message = False
+    temporalio.activity.logger.activity_info_on_message = False
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -6,6 +6,7 @@ import httpx
 import pytest
 
 from tests.client import APPLICANT, DESK, ApiClient
+from tests.conftest import Stack
 
 HKD = "1.001612"  # household business: full online, fee, 3 review steps (KT, KT, LD)
 KS = "2.000815"  # certified copy: partial online, one step (TPHT)
@@ -200,8 +201,7 @@ async def test_inbox_lists_the_departments_open_tasks(api: ApiClient) -> None:
 
 
 async def test_status_falls_back_to_the_snapshot_when_no_worker_answers(
-    api: ApiClient,
-    stack,  # type: ignore[no-untyped-def]
+    api: ApiClient, stack: Stack
 ) -> None:
     created = await api.submit(KS)
     code, key = created["code"], created["lookup_key"]

@@ -1,0 +1,82 @@
+"""Replay recorded histories through today's workflow code: a change that would break running
+dossiers (non-determinism) fails here, not in production.
+
+`tests/histories/` holds histories recorded from earlier versions of the code; each run also
+records fresh ones of the main paths and replays them. To add the fresh ones to the committed
+set (after a deliberate, compatible change of the workflow), run:
+
+    MOTCUA_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_replay.py
+"""
+
+import os
+from pathlib import Path
+
+import httpx
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from tests.client import DESK, ApiClient
+from tests.conftest import Stack
+from workflows.dossier import DossierWorkflow
+
+HISTORIES = Path(__file__).parent / "histories"
+
+
+def _replayer() -> Replayer:
+    return Replayer(workflows=[DossierWorkflow])
+
+
+def _recorded() -> list[WorkflowHistory]:
+    return [
+        WorkflowHistory.from_json(path.stem, path.read_text())
+        for path in sorted(HISTORIES.glob("*.json"))
+    ]
+
+
+@pytest.mark.parametrize("history", _recorded(), ids=lambda h: h.workflow_id)
+async def test_recorded_history_replays(history: WorkflowHistory) -> None:
+    await _replayer().replay_workflow(history)
+
+
+async def _drive(api: ApiClient, scenario: str) -> str:
+    """Take a dossier down one path; returns its code."""
+    procedure = {"gateway": "1.001612", "desk": "1.009994"}.get(scenario, "1.001612")
+    created = await api.submit(procedure)
+    code, key = created["code"], created["lookup_key"]
+    if scenario == "refused":
+        await api.act(code, DESK, "refuse", note="Không thuộc thẩm quyền")
+        return code
+    await api.act(code, DESK, "accept")
+    steps = (await api.procedure(procedure))["steps"]
+    if scenario == "rejected":
+        step = steps[0]
+        await api.act(code, f"{step['department'].lower()}.{step['role']}", "reject", note="Sai")
+        await api.wait_for(code, key, "done")
+        return code
+    for step in steps:
+        await api.act(code, f"{step['department'].lower()}.{step['role']}", "approve")
+    if scenario == "gateway":
+        r = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
+        await api.http.post(r.json()["pay_url"])
+    else:
+        await api.act(code, DESK, "confirm_payment")
+        await api.wait_for(code, key, "delivery")
+        await api.act(code, DESK, "deliver")
+    await api.wait_for(code, key, "done")
+    return code
+
+
+@pytest.mark.parametrize("scenario", ["gateway", "desk", "refused", "rejected"])
+async def test_fresh_history_replays(
+    scenario: str, stack: Stack, http: httpx.AsyncClient, demo_password: str
+) -> None:
+    code = await _drive(ApiClient(http, demo_password), scenario)
+    history = await stack.client.get_workflow_handle(code).fetch_history()
+    await _replayer().replay_workflow(history)
+    if os.environ.get("MOTCUA_RECORD_HISTORIES"):
+        _save(HISTORIES / f"{scenario}.json", history)
+
+
+def _save(path: Path, history: WorkflowHistory) -> None:
+    path.write_text(history.to_json())
