@@ -6,7 +6,7 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
 from temporalio.client import Client
 
-from domain.calendar import WorkingCalendar
+from domain.calendar import CalendarSpec
 from domain.catalog import Catalog, LoadedCatalog
 from motcua.settings import Settings
 from store.catalog import catalog_content
@@ -21,8 +21,18 @@ class AppContext:
     temporal: Client
     catalog: LoadedCatalog
     http: httpx.AsyncClient
-    calendar: WorkingCalendar = field(default_factory=WorkingCalendar)
     _pinned: dict[str, LoadedCatalog] = field(default_factory=dict)
+    _calendars: dict[int, CalendarSpec] = field(default_factory=dict)
+
+    def calendar_spec(self, year: int) -> CalendarSpec:
+        """The working calendar a dossier received in `year` carries for its whole life."""
+        if year not in self._calendars:
+            self._calendars[year] = CalendarSpec.for_period(
+                year,
+                extra_days_off=self.settings.extra_days_off,
+                makeup_working_days=self.settings.makeup_working_days,
+            )
+        return self._calendars[year]
 
     async def pinned_catalog(self, session: AsyncSession, version: str) -> LoadedCatalog:
         """The catalog version a dossier was submitted under (immutable, so cached)."""

@@ -17,7 +17,7 @@ from temporalio.service import RPCError
 from api.context import AppContext
 from api.schemas import DossierCreate
 from api.security import lookup_key, new_lookup_salt
-from domain.calendar import VN_TZ
+from domain.calendar import VN_TZ, CalendarSpec
 from domain.catalog import LoadedCatalog
 from domain.codes import format_dossier_code
 from domain.dossier import DeliveryMethod, ProcedureSnapshot, Stage, desk_task
@@ -76,7 +76,11 @@ async def _check_against_procedure(
 
 
 async def _start_workflow(
-    client: Client, task_queue: str, dossier: Dossier, snapshot: ProcedureSnapshot
+    client: Client,
+    task_queue: str,
+    dossier: Dossier,
+    snapshot: ProcedureSnapshot,
+    calendar: CalendarSpec,
 ) -> None:
     await client.start_workflow(
         DossierWorkflow.run,
@@ -88,6 +92,7 @@ async def _start_workflow(
             delivery_method=dossier.delivery["method"],
             received_at=dossier.received_at,
             due_at=dossier.due_at,
+            calendar=calendar,
         ),
         id=dossier.code,
         task_queue=task_queue,
@@ -122,12 +127,14 @@ async def submit_dossier(
     day = received_at.astimezone(VN_TZ).date()
     seq = await repo.next_sequence(session, snapshot.agency_code, day)
     salt = new_lookup_salt()
+    calendar_spec = ctx.calendar_spec(day.year)
+    calendar = calendar_spec.calendar()
     # The desk holds it from the start; the workflow records the same task.
     intake = desk_task(
         snapshot,
         Stage.INTAKE,
         received_at,
-        ctx.calendar.add_working_hours(received_at, snapshot.intake_hours),
+        calendar.add_working_hours(received_at, snapshot.intake_hours),
     )
     dossier = Dossier(
         code=format_dossier_code(snapshot.agency_code, day, seq),
@@ -145,7 +152,7 @@ async def submit_dossier(
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
         received_at=received_at,
-        due_at=ctx.calendar.add_working_days(received_at, snapshot.processing_days),
+        due_at=calendar.add_working_days(received_at, snapshot.processing_days),
         status_code=1,
         stage="intake",
         outcome="pending",
@@ -169,7 +176,9 @@ async def submit_dossier(
             raise
         return _replay(earlier, fingerprint, secret)
     try:
-        await _start_workflow(ctx.temporal, ctx.settings.temporal_task_queue, dossier, snapshot)
+        await _start_workflow(
+            ctx.temporal, ctx.settings.temporal_task_queue, dossier, snapshot, calendar_spec
+        )
     except RPCError as exc:
         await session.rollback()
         log.error("workflow start failed", error=str(exc))

@@ -1,17 +1,16 @@
-"""Working time: office hours, weekends and Vietnamese public holidays.
+"""Working time: office hours, weekends, public holidays and announced days off.
 
-Allotted times are counted in working hours (8 h = 1 working day). Everything here is a pure
-function of its arguments, so the workflow computes due times with it and gets the same answer
-on replay.
+Allotted times are counted in working hours (8 h = 1 working day). A `WorkingCalendar` is a pure
+function of its data; the data travels with each dossier as a `CalendarSpec`, built once at
+submission, so the workflow computes the same due times on replay and a later change of the
+holiday list never moves a running dossier's deadlines.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, timezone
-from functools import lru_cache
-
-import holidays
 
 # Vietnam has one time zone and no daylight saving time.
 VN_TZ = timezone(timedelta(hours=7), "ICT")
@@ -23,34 +22,75 @@ DEFAULT_OFFICE_HOURS: tuple[tuple[time, time], ...] = (
     (time(13, 0), time(17, 0)),
 )
 
+# How many years of public holidays a dossier carries: enough for the longest procedures.
+YEARS_COVERED = 3
 
-@lru_cache(maxsize=64)
-def _public_holidays(year: int) -> frozenset[date]:
-    return frozenset(holidays.country_holidays("VN", years=year).keys())
+
+def vietnam_public_holidays(years: Iterable[int]) -> set[date]:
+    """Vietnam's public holidays (Tết included) from the `holidays` package."""
+    import holidays
+
+    return set(holidays.country_holidays("VN", years=list(years)).keys())
+
+
+def _as_strings(periods: Iterable[tuple[time, time]]) -> list[list[str]]:
+    return [[start.isoformat("minutes"), end.isoformat("minutes")] for start, end in periods]
+
+
+@dataclass
+class CalendarSpec:
+    """The data of a working calendar, as plain strings so it travels in workflow payloads."""
+
+    office_hours: list[list[str]] = field(default_factory=lambda: _as_strings(DEFAULT_OFFICE_HOURS))
+    days_off: list[str] = field(default_factory=list)
+    makeup_working_days: list[str] = field(default_factory=list)
+
+    @classmethod
+    def for_period(
+        cls,
+        first_year: int,
+        office_hours: Iterable[tuple[time, time]] = DEFAULT_OFFICE_HOURS,
+        extra_days_off: Iterable[date] = (),
+        makeup_working_days: Iterable[date] = (),
+    ) -> CalendarSpec:
+        years = range(first_year, first_year + YEARS_COVERED)
+        days_off = vietnam_public_holidays(years) | {d for d in extra_days_off if d.year in years}
+        return cls(
+            office_hours=[
+                [s.isoformat("minutes"), e.isoformat("minutes")] for s, e in office_hours
+            ],
+            days_off=sorted(d.isoformat() for d in days_off),
+            makeup_working_days=sorted(d.isoformat() for d in makeup_working_days),
+        )
+
+    def calendar(self) -> WorkingCalendar:
+        return WorkingCalendar(
+            office_hours=tuple((time.fromisoformat(s), time.fromisoformat(e))
+                               for s, e in self.office_hours),
+            days_off=(date.fromisoformat(d) for d in self.days_off),
+            makeup_working_days=(date.fromisoformat(d) for d in self.makeup_working_days),
+        )  # fmt: skip
 
 
 class WorkingCalendar:
-    """Office hours on working days: Monday to Friday, less public holidays and announced days
-    off, plus announced make-up working days."""
+    """Office hours on working days: Monday to Friday less the days off, plus make-up days."""
 
     def __init__(
         self,
         office_hours: tuple[tuple[time, time], ...] = DEFAULT_OFFICE_HOURS,
-        extra_days_off: Iterable[date] = (),
+        days_off: Iterable[date] = (),
         makeup_working_days: Iterable[date] = (),
     ) -> None:
         if not office_hours or any(start >= end for start, end in office_hours):
             raise ValueError("office hours must be non-empty periods with start < end")
         self.office_hours = tuple(sorted(office_hours))
-        self.extra_days_off = frozenset(extra_days_off)
+        self.days_off = frozenset(days_off)
         self.makeup_working_days = frozenset(makeup_working_days)
 
     def is_working_day(self, day: date) -> bool:
         if day in self.makeup_working_days:
             return True
-        if day.weekday() >= 5 or day in self.extra_days_off:
-            return False
-        return day not in _public_holidays(day.year)
+        return day.weekday() < 5 and day not in self.days_off
 
     def add_working_hours(self, start: datetime, hours: float) -> datetime:
         """The instant at which `hours` of working time have passed since `start`.

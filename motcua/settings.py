@@ -1,5 +1,6 @@
 """All configuration, from the environment (or a `.env` file). One object, read once."""
 
+from datetime import date
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -44,6 +45,11 @@ class Settings(BaseSettings):
     payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
 
     # How long a status lookup waits for the workflow before answering from the read model.
+    # Days off and make-up working days the government announces each year, on top of the
+    # public holidays (JSON lists of dates, e.g. EXTRA_DAYS_OFF='["2027-02-03"]').
+    extra_days_off: list[date] = Field(default_factory=list)
+    makeup_working_days: list[date] = Field(default_factory=list)
+
     query_budget_ms: int = Field(default=1500, gt=0)
     max_upload_bytes: int = 20 * 1024 * 1024
 

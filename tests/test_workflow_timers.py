@@ -12,7 +12,7 @@ from temporalio.worker import Worker
 
 from activities.dossier_activities import DossierActivities
 from activities.payment_gateway import SandboxGateway
-from domain.calendar import WorkingCalendar
+from domain.calendar import CalendarSpec
 from domain.catalog import LoadedCatalog, load_catalog
 from domain.dossier import Actor
 from motcua import embedded
@@ -49,7 +49,8 @@ async def _new_dossier(sessionmaker: Sessionmaker, catalog: LoadedCatalog) -> Do
     snapshot = catalog.snapshot(BIRTH)
     # A Monday morning, so the working hours are easy to count.
     received_at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
-    due_at = WorkingCalendar().add_working_days(received_at, snapshot.processing_days)
+    calendar = CalendarSpec.for_period(2026)
+    due_at = calendar.calendar().add_working_days(received_at, snapshot.processing_days)
     code = f"{snapshot.agency_code}-991123-{uuid.uuid4().int % 10**6:06d}"
     async with sessionmaker.begin() as session:
         session.add(
@@ -71,7 +72,9 @@ async def _new_dossier(sessionmaker: Sessionmaker, catalog: LoadedCatalog) -> Do
                 due_at=due_at,
             )
         )
-    return DossierInput(code, snapshot, "online", "individual", "online", received_at, due_at)
+    return DossierInput(
+        code, snapshot, "online", "individual", "online", received_at, due_at, calendar
+    )
 
 
 async def test_a_step_past_its_due_time_is_marked_late(

@@ -22,7 +22,7 @@ with workflow.unsafe.imports_passed_through():
         PaymentRequestInput,
         TransitionRecord,
     )
-    from domain.calendar import VN_TZ, WorkingCalendar
+    from domain.calendar import VN_TZ
     from domain.dossier import (
         ACTIONS_BY_STAGE,
         ACTIONS_NEEDING_REASON,
@@ -73,7 +73,7 @@ class DossierWorkflow:
     @workflow.init
     def __init__(self, input: DossierInput) -> None:
         self._input = input
-        self._calendar = WorkingCalendar()
+        self._calendar = input.calendar.calendar()
         self._status = StatusCode.SUBMITTED
         self._stage = Stage.INTAKE
         self._outcome = Outcome.PENDING

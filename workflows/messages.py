@@ -8,6 +8,7 @@ converter then sees the real `datetime` in the type hints, not the sandbox's pro
 from dataclasses import dataclass
 from datetime import datetime
 
+from domain.calendar import CalendarSpec
 from domain.dossier import Actor, ProcedureSnapshot, Task
 
 # Error types the API maps to HTTP statuses.
@@ -25,6 +26,8 @@ class DossierInput:
     delivery_method: str
     received_at: datetime
     due_at: datetime
+    # Pinned at submission, like the procedure: the deadlines never move with a later change.
+    calendar: CalendarSpec
 
 
 @dataclass
