@@ -83,12 +83,12 @@ class DossierWorkflow:
         self._history: list[SlipEntry] = []
         self._unrecorded: list[SlipEntry] = []
         self._record_seq = 0
-        # Each action gets a ticket; its update returns once the transition it caused is
-        # recorded, so the official sees the new state.
+        # Each action gets a ticket; its update returns once the dossier has settled after it,
+        # so the official sees the new state.
         self._pending: ActionRequest | None = None
         self._tickets_issued = 0
         self._tickets_taken = 0
-        self._tickets_recorded = 0
+        self._tickets_answered = 0
         self._gateway_payment: PaymentConfirmation | None = None
 
     # ---- the lifecycle -------------------------------------------------------------------
@@ -150,6 +150,7 @@ class DossierWorkflow:
             self._note(SlipAction.PAYMENT_REQUESTED, actor=SYSTEM_ACTOR, note=payment.payment_id)
         # At the desk, or online: whichever comes first settles it.
         await self._hold_at_desk(Stage.PAYMENT, due_at=None)
+        self._answer_officials()
         await workflow.wait_condition(
             lambda: self._pending is not None or self._gateway_payment is not None
         )
@@ -190,6 +191,7 @@ class DossierWorkflow:
 
     async def _done(self) -> DossierOutcome:
         # Let the last official's update return its result before the workflow completes.
+        self._answer_officials()
         await workflow.wait_condition(workflow.all_handlers_finished)
         return DossierOutcome(int(self._status), str(self._outcome))
 
@@ -232,6 +234,7 @@ class DossierWorkflow:
         passes its due time."""
         task = self._task
         assert task is not None
+        self._answer_officials()
         if task.due_at is not None:
             try:
                 await workflow.wait_condition(
@@ -243,6 +246,11 @@ class DossierWorkflow:
                 await self._record()
         await workflow.wait_condition(lambda: self._pending is not None)
         return self._take_pending()
+
+    def _answer_officials(self) -> None:
+        """The dossier is about to wait for its next input: the updates of the actions that
+        led here may now return, showing the state the dossier settled in."""
+        self._tickets_answered = self._tickets_taken
 
     def _take_pending(self) -> ActionRequest:
         request = self._pending
@@ -279,8 +287,8 @@ class DossierWorkflow:
         self._unrecorded.append(entry)
 
     async def _record(self) -> None:
-        """Write the current state and the new slip entries to the read model, update the
-        search attributes, and release the official whose action led here."""
+        """Write the current state and the new slip entries to the read model, and update the
+        search attributes."""
         self._record_seq += 1
         entries, self._unrecorded = self._unrecorded, []
         task = self._task
@@ -311,7 +319,6 @@ class DossierWorkflow:
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_ACTIVITY_RETRY,
         )
-        self._tickets_recorded = self._tickets_taken
         workflow.logger.info(
             "dossier transition",
             extra={"stage": str(self._stage), "status_code": int(self._status)},
@@ -326,7 +333,7 @@ class DossierWorkflow:
         self._pending = request
         self._tickets_issued += 1
         ticket = self._tickets_issued
-        await workflow.wait_condition(lambda: self._tickets_recorded >= ticket)
+        await workflow.wait_condition(lambda: self._tickets_answered >= ticket)
         return ActionResult(int(self._status), str(self._stage), self._task)
 
     @act.validator
