@@ -171,9 +171,10 @@ class DossierPublic(BaseModel):
     finished_at: LocalDatetime | None
     overdue: bool
     history: list[HistoryEntry]
-    source: Literal["live", "snapshot"] = Field(
-        description="live: answered by the workflow; snapshot: from the read model, when the "
-        "workflow could not answer in time"
+    source: Literal["live", "snapshot", "final"] = Field(
+        description="live: answered by the running workflow; snapshot: from the read model, "
+        "when the workflow could not answer in time; final: the dossier is finished and this "
+        "is its complete record"
     )
     as_of: LocalDatetime
 

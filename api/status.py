@@ -100,6 +100,10 @@ async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
 
 
 async def dossier_status(ctx: AppContext, session: AsyncSession, dossier: Dossier) -> DossierPublic:
+    if dossier.finished_at is not None:
+        # The workflow's last act was to record its final state: the record is complete, and
+        # reading it spares the worker a replay of a closed workflow's history.
+        return _public(await _snapshot(session, dossier), "final", datetime.now(UTC))
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
     try:

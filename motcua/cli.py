@@ -13,7 +13,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
+import threading
 from collections.abc import Awaitable
 from pathlib import Path
 from typing import TypeVar
@@ -131,10 +131,10 @@ def run_stack(settings: Settings) -> int:
         )  # fmt: skip
         embedded.wait_for_port(settings.api_port, host=settings.api_host)
         _print_banner(settings, catalog)
-        signal.signal(signal.SIGTERM, signal.default_int_handler)
-        while all(child.poll() is None for child in children):
-            time.sleep(0.5)
-        print("a component stopped unexpectedly; shutting down", file=sys.stderr)
+        if _wait_for_stop(children):
+            print("\n• stopping …", flush=True)
+            return 0
+        print("a component stopped unexpectedly; shutting everything down", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("\n• stopping …", flush=True)
@@ -150,6 +150,18 @@ def run_stack(settings: Settings) -> int:
                 child.kill()
         if pg_server is not None:
             pg_server.cleanup()  # type: ignore[attr-defined]
+
+
+def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> bool:
+    """Wait for Ctrl-C (or SIGTERM): True. A child that dies on its own: False."""
+    stop = threading.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.wait(0.5):
+        if any(child.poll() is not None for child in children):
+            # Ctrl-C reaches the children too; give our own handler a moment to see it.
+            return stop.wait(1)
+    return True
 
 
 def _print_banner(settings: Settings, catalog: LoadedCatalog) -> None:

