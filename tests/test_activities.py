@@ -1,0 +1,105 @@
+"""The activities, run by `ActivityEnvironment` against the real database: a retry or a replay
+writes, charges and issues nothing twice."""
+
+import hashlib
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+from temporalio.testing import ActivityEnvironment
+
+from activities.dossier_activities import (
+    DossierActivities,
+    IssueDocumentInput,
+    PaymentRequestInput,
+    TransitionRecord,
+)
+from activities.payment_gateway import SandboxGateway
+from domain.catalog import load_catalog
+from domain.dossier import SlipEntry, Task
+from motcua.settings import Settings
+from store.db import Sessionmaker
+from store.models import Dossier, SandboxGatewayPayment, SlipEntryRow
+
+NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def dossier_code(settings: Settings, sessionmaker: Sessionmaker) -> str:
+    catalog = load_catalog(settings.catalog_path)
+    code = f"000.00.15.H39-991124-{uuid.uuid4().int % 10**6:06d}"
+    async with sessionmaker.begin() as session:
+        session.add(
+            Dossier(
+                code=code,
+                agency_code="000.00.15.H39",
+                procedure_code="1.001612",
+                catalog_version=catalog.version,
+                channel="online",
+                applicant_kind="individual",
+                applicant={"full_name": "Lê Văn Cường", "id_number": "079300000002"},
+                form={},
+                documents=[],
+                delivery={"method": "online"},
+                fee_vnd=100000,
+                lookup_salt="s",
+                request_hash="h",
+                received_at=NOW,
+                due_at=NOW,
+            )
+        )
+    return code
+
+
+@pytest.fixture
+def activities(sessionmaker: Sessionmaker) -> DossierActivities:
+    return DossierActivities(sessionmaker, SandboxGateway(sessionmaker, "http://gateway.test"))
+
+
+def _record(code: str, seq: int, stage: str, entries: list[SlipEntry]) -> TransitionRecord:
+    task = Task("tham_dinh", "Thẩm định", "KT", "specialist", NOW, NOW)
+    return TransitionRecord(code, seq, 4, stage, "pending", task, NOW, None, entries)
+
+
+async def test_record_transition_is_idempotent_and_ordered(
+    activities: DossierActivities, sessionmaker: Sessionmaker, dossier_code: str
+) -> None:
+    env = ActivityEnvironment()
+    entry = SlipEntry(1, "intake", "BPMC", "system", "submitted", NOW)
+    newer = _record(dossier_code, 2, "review", [entry])
+    await env.run(activities.record_transition, newer)
+    await env.run(activities.record_transition, newer)  # a retry
+    await env.run(activities.record_transition, _record(dossier_code, 1, "intake", []))  # late
+    async with sessionmaker() as session:
+        row = await session.get_one(Dossier, dossier_code)
+        entries = await session.scalar(
+            select(func.count()).where(SlipEntryRow.dossier_code == dossier_code)
+        )
+    assert (row.stage, row.last_seq, row.department) == ("review", 2, "KT")
+    assert entries == 1
+
+
+async def test_payment_is_requested_once(
+    activities: DossierActivities, sessionmaker: Sessionmaker, dossier_code: str
+) -> None:
+    env = ActivityEnvironment()
+    request = PaymentRequestInput(dossier_code, 100000)
+    first = await env.run(activities.request_payment, request)
+    again = await env.run(activities.request_payment, request)
+    assert first == again
+    assert first.pay_url == f"http://gateway.test/sandbox/pay/{first.payment_id}"
+    async with sessionmaker() as session:
+        at_gateway = await session.scalar(
+            select(func.count()).where(SandboxGatewayPayment.merchant_ref == dossier_code)
+        )
+    assert at_gateway == 1
+
+
+async def test_result_is_issued_once(activities: DossierActivities, dossier_code: str) -> None:
+    env = ActivityEnvironment()
+    request = IssueDocumentInput(dossier_code, "result", None, NOW)
+    first = await env.run(activities.issue_document, request)
+    again = await env.run(activities.issue_document, request)
+    assert first == again
+    assert first.sha256 != hashlib.sha256(b"").hexdigest()
