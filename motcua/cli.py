@@ -142,7 +142,9 @@ def run_stack(settings: Settings) -> int:
     finally:
         for child in reversed(children):
             if child.poll() is None:
-                child.send_signal(signal.SIGINT)
+                # SIGTERM, not SIGINT: after a Ctrl-C that reached them too, a second SIGINT
+                # would make uvicorn abandon its graceful shutdown.
+                child.terminate()
         for child in reversed(children):
             try:
                 child.wait(timeout=15)

