@@ -11,7 +11,9 @@ from contextlib import asynccontextmanager
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 
 from api.context import AppContext
 from api.routes import auth, dossiers, files, health, payments, procedures, sandbox, tasks
@@ -70,6 +72,22 @@ async def _request_context(
     return response
 
 
+async def _unstorable_data(request: Request, exc: Exception) -> JSONResponse:
+    """The last line of defence: data PostgreSQL refuses is the client's error, not ours."""
+    log.warning("data refused by the database", error=str(exc).splitlines()[0])
+    return JSONResponse({"detail": "the request holds data that cannot be stored"}, 422)
+
+
+async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+    """422 naming each problem by place. The offending input is not echoed back: it may hold
+    personal data, or values (NaN, broken Unicode) that do not even serialise."""
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in exc.errors()
+    ]
+    return JSONResponse({"detail": errors}, 422)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -81,6 +99,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.middleware("http")(_request_context)
+    app.add_exception_handler(RequestValidationError, _invalid_request)
+    app.add_exception_handler(DataError, _unstorable_data)
     for router in (health, procedures, files, dossiers, auth, tasks, payments, sandbox):
         app.include_router(router.router)
     return app

@@ -1,6 +1,7 @@
 """Request and response bodies. Requests reject unknown fields; clients never set status,
 department, fee or actor."""
 
+import math
 import re
 import uuid
 from datetime import datetime
@@ -28,8 +29,35 @@ def _vietnam_time(value: datetime) -> str:
 LocalDatetime = Annotated[datetime, PlainSerializer(_vietnam_time, return_type=str)]
 
 
+def _refuse_unstorable(value: Any, where: str = "body") -> None:
+    """Text PostgreSQL cannot store (NUL, lone surrogates) and numbers JSON cannot carry
+    (infinities, NaN) are refused up front, anywhere in a request."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError(f"{where}: text must not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError(f"{where}: text is not valid Unicode") from None
+    elif isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{where}: numbers must be finite")
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _refuse_unstorable(key, where)
+            _refuse_unstorable(item, f"{where}.{key}")
+    elif isinstance(value, list):
+        for index, item in enumerate(value):
+            _refuse_unstorable(item, f"{where}[{index}]")
+
+
 class _Request(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        _refuse_unstorable(data)
+        return data
 
 
 # ---- procedures ---------------------------------------------------------------------------

@@ -1,5 +1,6 @@
 """The other ways a dossier ends, and every refusal the API gives a wrong or stale request."""
 
+import json
 import uuid
 
 import httpx
@@ -230,3 +231,32 @@ async def test_files_and_health(api: ApiClient) -> None:
     assert r.status_code == 422
     health = await api.http.get("/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"applicant": {**APPLICANT, "full_name": "Nguyễn\x00An"}},
+        {"form": {"ghi_chu": "a\x00b"}},
+        {"form": {"nested": [{"x": "\ud800"}]}},
+        {"form": {"so": float("inf")}},
+    ],
+)
+async def test_unstorable_text_and_numbers_are_422(
+    api: ApiClient, change: dict[str, object]
+) -> None:
+    body = json.dumps({**await api.submission(KS), **change}, allow_nan=True)
+    r = await api.http.post(
+        "/api/v1/dossiers", content=body, headers={"Content-Type": "application/json"}
+    )
+    assert r.status_code == 422, r.text
+
+
+async def test_hostile_names_and_ids_are_not_500(api: ApiClient) -> None:
+    r = await api.http.post("/api/v1/auth/token", data={"username": "\x00", "password": "x"})
+    assert r.status_code == 401
+    assert (await api.http.get("/sandbox/pay/%00")).status_code == 422
+    r = await api.http.post(
+        "/api/v1/files", files={"file": ("a\x00\x01.pdf", b"%PDF-1.4", "application/pdf")}
+    )
+    assert r.status_code == 201

@@ -16,7 +16,9 @@ router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: ContextDep, session: SessionDep
 ) -> Token:
-    official = await get_official(session, form.username)
+    # A name PostgreSQL could not even store cannot be an official's.
+    storable = form.username.isprintable()
+    official = await get_official(session, form.username) if storable else None
     if official is None or not verify_password(official.password_hash, form.password):
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,

@@ -12,6 +12,12 @@ router = APIRouter(prefix="/api/v1/files", tags=["files"])
 _CHUNK = 1024 * 1024
 
 
+def _displayable(filename: str | None) -> str | None:
+    """The client's file name, kept for display only: printable characters, 255 at most."""
+    kept = "".join(c for c in filename or "" if c.isprintable())[:255]
+    return kept or None
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=FilePublic)
 async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) -> FilePublic:
     """Upload one component of a dossier; submit the returned `file_id` with the dossier."""
@@ -43,7 +49,7 @@ async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) ->
                 size=size,
                 content_type=content_type,
                 storage_name=storage_name,
-                original_name=(file.filename or "")[:255] or None,
+                original_name=_displayable(file.filename),
             )
         )
         await session.commit()

@@ -48,7 +48,8 @@ async def gateway_callback(
     try:
         event = GatewayCallback.model_validate_json(raw)
     except ValidationError as exc:
-        raise HTTPException(422, detail=exc.errors(include_url=False)) from exc
+        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        raise HTTPException(422, detail=problems) from exc
 
     payment = await repo.get_payment(session, event.merchant_ref)
     if payment is None or payment.payment_id != event.payment_id:

@@ -5,8 +5,9 @@ import html
 import json
 import time
 from datetime import UTC, datetime
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select, update
 
@@ -15,6 +16,8 @@ from api.security import gateway_signature
 from store.models import SandboxGatewayPayment
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox gateway"])
+
+PaymentId = Annotated[str, Path(pattern=r"^SBX-[0-9A-F]{16}$")]
 
 
 async def _get(session: SessionDep, payment_id: str) -> SandboxGatewayPayment:
@@ -27,7 +30,7 @@ async def _get(session: SessionDep, payment_id: str) -> SandboxGatewayPayment:
 
 
 @router.get("/pay/{payment_id}", response_class=HTMLResponse)
-async def pay_page(payment_id: str, session: SessionDep) -> HTMLResponse:
+async def pay_page(payment_id: PaymentId, session: SessionDep) -> HTMLResponse:
     payment = await _get(session, payment_id)
     ref, amount = html.escape(payment.merchant_ref), f"{payment.amount_vnd:,}".replace(",", ".")
     button = (
@@ -42,7 +45,9 @@ async def pay_page(payment_id: str, session: SessionDep) -> HTMLResponse:
 
 
 @router.post("/pay/{payment_id}")
-async def pay(payment_id: str, request: Request, ctx: ContextDep, session: SessionDep) -> Response:
+async def pay(
+    payment_id: PaymentId, request: Request, ctx: ContextDep, session: SessionDep
+) -> Response:
     """Pay, then notify the agency by a signed callback, as a real gateway would."""
     payment = await _get(session, payment_id)
     paid_at = payment.paid_at or datetime.now(UTC)
