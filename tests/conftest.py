@@ -9,6 +9,7 @@ import tempfile
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
 import httpx
@@ -20,10 +21,12 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
 from api.main import create_app
+from domain.dossier import ProcedureSnapshot
 from motcua import embedded
 from motcua.cli import DEMO_PASSWORD, prepare_database
 from motcua.settings import Settings
 from store.db import Sessionmaker, create_engine, create_sessionmaker
+from store.models import Dossier
 from worker import build_worker
 from workflows import search_attributes as sa
 
@@ -88,6 +91,38 @@ async def sessionmaker(settings: Settings) -> AsyncIterator[Sessionmaker]:
     engine = create_engine(settings.require_database_url(), pool_size=4)
     yield create_sessionmaker(engine)
     await engine.dispose()
+
+
+async def insert_dossier(
+    sessionmaker: Sessionmaker,
+    snapshot: ProcedureSnapshot,
+    received_at: datetime,
+    due_at: datetime,
+) -> str:
+    """A dossier row as the API writes it at submission (for tests that start its workflow, or
+    run its activities, themselves); returns its code."""
+    code = f"{snapshot.agency_code}-991231-{uuid.uuid4().int % 10**6:06d}"
+    async with sessionmaker.begin() as session:
+        session.add(
+            Dossier(
+                code=code,
+                agency_code=snapshot.agency_code,
+                procedure_code=snapshot.code,
+                catalog_version=snapshot.catalog_version,
+                channel="online",
+                applicant_kind="individual",
+                applicant={"full_name": "Trần Thị Bình", "id_number": "079200000001"},
+                form={},
+                documents=[],
+                delivery={"method": "online"},
+                fee_vnd=snapshot.fee_vnd,
+                lookup_salt="s",
+                request_hash="h",
+                received_at=received_at,
+                due_at=due_at,
+            )
+        )
+    return code
 
 
 @dataclass

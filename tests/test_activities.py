@@ -2,7 +2,6 @@
 writes, charges and issues nothing twice."""
 
 import hashlib
-import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -21,35 +20,15 @@ from domain.dossier import SlipEntry, Task
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Dossier, SandboxGatewayPayment, SlipEntryRow
+from tests.conftest import insert_dossier
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
 
 
 @pytest.fixture
 async def dossier_code(settings: Settings, sessionmaker: Sessionmaker) -> str:
-    catalog = load_catalog(settings.catalog_path)
-    code = f"000.00.15.H39-991124-{uuid.uuid4().int % 10**6:06d}"
-    async with sessionmaker.begin() as session:
-        session.add(
-            Dossier(
-                code=code,
-                agency_code="000.00.15.H39",
-                procedure_code="1.001612",
-                catalog_version=catalog.version,
-                channel="online",
-                applicant_kind="individual",
-                applicant={"full_name": "Lê Văn Cường", "id_number": "079300000002"},
-                form={},
-                documents=[],
-                delivery={"method": "online"},
-                fee_vnd=100000,
-                lookup_salt="s",
-                request_hash="h",
-                received_at=NOW,
-                due_at=NOW,
-            )
-        )
-    return code
+    snapshot = load_catalog(settings.catalog_path).snapshot("1.001612")
+    return await insert_dossier(sessionmaker, snapshot, NOW, NOW)
 
 
 @pytest.fixture

@@ -20,6 +20,7 @@ from motcua.cli import search_attribute_types
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Dossier, SlipEntryRow
+from tests.conftest import insert_dossier
 from workflows.dossier import DossierWorkflow
 from workflows.messages import ActionRequest, DossierInput
 
@@ -51,27 +52,7 @@ async def _new_dossier(sessionmaker: Sessionmaker, catalog: LoadedCatalog) -> Do
     received_at = datetime(2026, 11, 23, 1, 0, tzinfo=UTC)  # 08:00 in Vietnam
     calendar = CalendarSpec.for_period(2026)
     due_at = calendar.calendar().add_working_days(received_at, snapshot.processing_days)
-    code = f"{snapshot.agency_code}-991123-{uuid.uuid4().int % 10**6:06d}"
-    async with sessionmaker.begin() as session:
-        session.add(
-            Dossier(
-                code=code,
-                agency_code=snapshot.agency_code,
-                procedure_code=snapshot.code,
-                catalog_version=catalog.version,
-                channel="online",
-                applicant_kind="individual",
-                applicant={"full_name": "Trần Thị Bình", "id_number": "079200000001"},
-                form={},
-                documents=[],
-                delivery={"method": "online"},
-                fee_vnd=0,
-                lookup_salt="s",
-                request_hash="h",
-                received_at=received_at,
-                due_at=due_at,
-            )
-        )
+    code = await insert_dossier(sessionmaker, snapshot, received_at, due_at)
     return DossierInput(
         code, snapshot, "online", "individual", "online", received_at, due_at, calendar
     )
