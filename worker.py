@@ -24,6 +24,11 @@ log = structlog.get_logger()
 def build_worker(
     client: Client, sessionmaker: Sessionmaker, settings: Settings, task_queue: str | None = None
 ) -> Worker:
+    if not settings.sandbox_gateway:
+        raise RuntimeError(
+            "no payment gateway configured: SANDBOX_GATEWAY=true enables the demo gateway "
+            "(the only adapter so far)"
+        )
     activities = DossierActivities(
         sessionmaker, SandboxGateway(sessionmaker, settings.public_base_url)
     )

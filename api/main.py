@@ -101,8 +101,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(_request_context)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
-    for router in (health, procedures, files, dossiers, auth, tasks, payments, sandbox):
+    for router in (health, procedures, files, dossiers, auth, tasks, payments):
         app.include_router(router.router)
+    if settings.sandbox_gateway:
+        app.include_router(sandbox.router)
     return app
 
 

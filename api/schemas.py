@@ -29,9 +29,14 @@ def _vietnam_time(value: datetime) -> str:
 LocalDatetime = Annotated[datetime, PlainSerializer(_vietnam_time, return_type=str)]
 
 
-def _refuse_unstorable(value: Any, where: str = "body") -> None:
-    """Text PostgreSQL cannot store (NUL, lone surrogates) and numbers JSON cannot carry
-    (infinities, NaN) are refused up front, anywhere in a request."""
+_MAX_DEPTH = 32
+
+
+def _refuse_unstorable(value: Any, where: str = "body", depth: int = 0) -> None:
+    """Text PostgreSQL cannot store (NUL, lone surrogates), numbers JSON cannot carry
+    (infinities, NaN) and absurd nesting are refused up front, anywhere in a request."""
+    if depth > _MAX_DEPTH:
+        raise ValueError(f"{where}: nested more than {_MAX_DEPTH} levels deep")
     if isinstance(value, str):
         if "\x00" in value:
             raise ValueError(f"{where}: text must not contain NUL characters")
@@ -43,11 +48,11 @@ def _refuse_unstorable(value: Any, where: str = "body") -> None:
         raise ValueError(f"{where}: numbers must be finite")
     elif isinstance(value, dict):
         for key, item in value.items():
-            _refuse_unstorable(key, where)
-            _refuse_unstorable(item, f"{where}.{key}")
+            _refuse_unstorable(key, where, depth + 1)
+            _refuse_unstorable(item, f"{where}.{key}", depth + 1)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _refuse_unstorable(item, f"{where}[{index}]")
+            _refuse_unstorable(item, f"{where}[{index}]", depth + 1)
 
 
 class _Request(BaseModel):

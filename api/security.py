@@ -73,7 +73,8 @@ def lookup_key(code: str, salt: str, secret: str) -> str:
 
 
 def lookup_key_matches(candidate: str, code: str, salt: str, secret: str) -> bool:
-    return hmac.compare_digest(candidate.strip().upper(), lookup_key(code, salt, secret))
+    expected = lookup_key(code, salt, secret).encode()
+    return hmac.compare_digest(candidate.strip().upper().encode(), expected)
 
 
 def gateway_signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -11,7 +11,8 @@ from fastapi import HTTPException, status
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import Client
-from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDConflictPolicy
+from temporalio.common import SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.context import AppContext
@@ -28,6 +29,8 @@ from workflows.dossier import DossierWorkflow
 from workflows.messages import DossierInput
 
 log = structlog.get_logger()
+
+_CODE_ATTEMPTS = 3
 
 
 @dataclass
@@ -96,9 +99,8 @@ async def _start_workflow(
         ),
         id=dossier.code,
         task_queue=task_queue,
-        # The database just handed out this code, so a workflow already running under it
-        # can only be the orphan of a submission whose commit failed after the start.
-        id_conflict_policy=WorkflowIDConflictPolicy.TERMINATE_EXISTING,
+        # One workflow per code, ever: a code the engine already knows is refused.
+        id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(
             [
                 SearchAttributePair(sa.DOSSIER_CODE, dossier.code),
@@ -123,11 +125,69 @@ async def submit_dossier(
             return _replay(earlier, fingerprint, secret)
 
     snapshot = await _check_against_procedure(session, ctx.catalog, body)
-    received_at = datetime.now(UTC).replace(microsecond=0)
-    day = received_at.astimezone(VN_TZ).date()
-    seq = await repo.next_sequence(session, snapshot.agency_code, day)
-    salt = new_lookup_salt()
-    calendar_spec = ctx.calendar_spec(day.year)
+    for _ in range(_CODE_ATTEMPTS):
+        received_at = datetime.now(UTC).replace(microsecond=0)
+        day = received_at.astimezone(VN_TZ).date()
+        seq = await repo.next_sequence(session, snapshot.agency_code, day)
+        calendar_spec = ctx.calendar_spec(day.year)
+        dossier = _dossier_row(
+            format_dossier_code(snapshot.agency_code, day, seq),
+            snapshot,
+            body,
+            received_at,
+            calendar_spec,
+            idempotency_key,
+            fingerprint,
+        )
+        session.add(dossier)
+        try:
+            await session.flush()
+        except IntegrityError:
+            # The same Idempotency-Key is being submitted concurrently; the other one won.
+            await session.rollback()
+            assert idempotency_key is not None
+            earlier = await repo.get_by_idempotency_key(session, idempotency_key)
+            if earlier is None:
+                raise
+            return _replay(earlier, fingerprint, secret)
+        try:
+            await _start_workflow(
+                ctx.temporal, ctx.settings.temporal_task_queue, dossier, snapshot, calendar_spec
+            )
+        except WorkflowAlreadyStartedError:
+            # The engine knows this code although the database just handed it out: the
+            # database was reset or restored, or a commit failed after a start. That workflow
+            # is never touched; the number is given up (a logged gap) and the next one taken.
+            await session.rollback()
+            await repo.next_sequence(session, snapshot.agency_code, day)
+            await session.commit()
+            log.error("dossier code already used by a workflow: skipped", dossier_code=dossier.code)
+            continue
+        except RPCError as exc:
+            await session.rollback()
+            log.error("workflow start failed", error=str(exc))
+            raise HTTPException(
+                status.HTTP_503_SERVICE_UNAVAILABLE,
+                detail="the processing engine is unavailable; the dossier was not submitted, retry",
+            ) from exc
+        await session.commit()
+        log.info("dossier submitted", dossier_code=dossier.code, procedure=snapshot.code)
+        return Submitted(dossier, lookup_key(dossier.code, dossier.lookup_salt, secret), False)
+    raise HTTPException(
+        status.HTTP_503_SERVICE_UNAVAILABLE,
+        detail="no free dossier code: the database and the engine disagree, operators must look",
+    )
+
+
+def _dossier_row(
+    code: str,
+    snapshot: ProcedureSnapshot,
+    body: DossierCreate,
+    received_at: datetime,
+    calendar_spec: CalendarSpec,
+    idempotency_key: str | None,
+    fingerprint: str,
+) -> Dossier:
     calendar = calendar_spec.calendar()
     # The desk holds it from the start; the workflow records the same task.
     intake = desk_task(
@@ -136,8 +196,8 @@ async def submit_dossier(
         received_at,
         calendar.add_working_hours(received_at, snapshot.intake_hours),
     )
-    dossier = Dossier(
-        code=format_dossier_code(snapshot.agency_code, day, seq),
+    return Dossier(
+        code=code,
         agency_code=snapshot.agency_code,
         procedure_code=snapshot.code,
         catalog_version=snapshot.catalog_version,
@@ -148,7 +208,7 @@ async def submit_dossier(
         documents=[d.model_dump(mode="json") for d in body.documents],
         delivery=body.delivery.model_dump(mode="json"),
         fee_vnd=snapshot.fee_vnd,
-        lookup_salt=salt,
+        lookup_salt=new_lookup_salt(),
         idempotency_key=idempotency_key,
         request_hash=fingerprint,
         received_at=received_at,
@@ -164,31 +224,6 @@ async def submit_dossier(
         step_due_at=intake.due_at,
         last_seq=0,
     )
-    session.add(dossier)
-    try:
-        await session.flush()
-    except IntegrityError:
-        # The same Idempotency-Key is being submitted concurrently; the other one won.
-        await session.rollback()
-        assert idempotency_key is not None
-        earlier = await repo.get_by_idempotency_key(session, idempotency_key)
-        if earlier is None:
-            raise
-        return _replay(earlier, fingerprint, secret)
-    try:
-        await _start_workflow(
-            ctx.temporal, ctx.settings.temporal_task_queue, dossier, snapshot, calendar_spec
-        )
-    except RPCError as exc:
-        await session.rollback()
-        log.error("workflow start failed", error=str(exc))
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the processing engine is unavailable; the dossier was not submitted, retry",
-        ) from exc
-    await session.commit()
-    log.info("dossier submitted", dossier_code=dossier.code, procedure=snapshot.code)
-    return Submitted(dossier, lookup_key(dossier.code, salt, secret), replayed=False)
 
 
 def _replay(earlier: Dossier, fingerprint: str, secret: str) -> Submitted:

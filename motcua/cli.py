@@ -99,6 +99,9 @@ async def add_missing_search_attributes(client: Client, namespace: str) -> list[
 def run_stack(settings: Settings) -> int:
     """Start everything for development and wait for Ctrl-C, then stop it all."""
     env = dict(os.environ)
+    # The embedded stack pays through the sandbox gateway unless told otherwise.
+    env.setdefault("SANDBOX_GATEWAY", "true")
+    settings.sandbox_gateway = env["SANDBOX_GATEWAY"].lower() in ("1", "true", "yes")
     data = settings.data_dir
     children: list[subprocess.Popen[bytes]] = []
     pg_server = None

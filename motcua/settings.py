@@ -38,18 +38,25 @@ class Settings(BaseSettings):
     api_host: str = "127.0.0.1"
     api_port: int = 8000
 
+    # The sandbox payment gateway: anyone with a pay link can "pay" in it, so it is for the
+    # embedded stack and demos only (`motcua run` turns it on). No other adapter exists yet.
+    sandbox_gateway: bool = False
+
     # Secrets. The defaults are for the embedded demo only; set real ones in production.
     jwt_secret: SecretStr = SecretStr("dev-only-jwt-secret-change-me-0123456789")
     token_ttl_minutes: int = 30
     lookup_key_secret: SecretStr = SecretStr("dev-only-lookup-secret-change-me-01234")
     payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
 
-    # How long a status lookup waits for the workflow before answering from the read model.
+    # How long an official's action waits for the dossier to settle before answering 202.
+    action_budget_ms: int = Field(default=10_000, gt=0)
+
     # Days off and make-up working days the government announces each year, on top of the
     # public holidays (JSON lists of dates, e.g. EXTRA_DAYS_OFF='["2027-02-03"]').
     extra_days_off: list[date] = Field(default_factory=list)
     makeup_working_days: list[date] = Field(default_factory=list)
 
+    # How long a status lookup waits for the workflow before answering from the read model.
     query_budget_ms: int = Field(default=1500, gt=0)
     max_upload_bytes: int = 20 * 1024 * 1024
 

@@ -80,22 +80,49 @@ async def test_wrong_department_is_403_and_wrong_step_is_409(api: ApiClient) -> 
     assert r.status_code == 403
 
 
-async def test_same_request_id_applies_an_action_once(api: ApiClient) -> None:
+async def test_a_retried_click_is_applied_once(api: ApiClient) -> None:
     created = await api.submit(HKD)
     code = created["code"]
     assert (await api.act(code, DESK, "accept")).status_code == 200
-    headers = {**await api.as_official("kt.specialist"), "X-Request-Id": uuid.uuid4().hex}
-    first = await api.http.post(
-        f"/api/v1/dossiers/{code}/actions", json={"action": "approve"}, headers=headers
-    )
-    again = await api.http.post(
-        f"/api/v1/dossiers/{code}/actions", json={"action": "approve"}, headers=headers
-    )
+    key = {"Idempotency-Key": uuid.uuid4().hex}
+    headers = {**await api.as_official("kt.specialist"), **key}
+    url = f"/api/v1/dossiers/{code}/actions"
+    first = await api.http.post(url, json={"action": "approve"}, headers=headers)
+    again = await api.http.post(url, json={"action": "approve"}, headers=headers)
     assert first.status_code == again.status_code == 200, again.text
     assert first.json() == again.json()
     state = await api.status(code, created["lookup_key"])
     assert [e["action"] for e in state["history"]].count("approve") == 1
     assert state["current_step"]["key"] == "truong_phong"
+    # The same key on another official's action is that action, not a replay of the first.
+    headers = {**await api.as_official("kt.head"), **key}
+    r = await api.http.post(url, json={"action": "reject", "note": "Thiếu"}, headers=headers)
+    assert r.status_code == 200 and r.json()["stage"] in ("delivery", "done"), r.text
+
+
+async def test_a_gateway_dossier_is_not_paid_at_the_desk(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code = created["code"]
+    await api.act(code, DESK, "accept")
+    for user in ("kt.specialist", "kt.head", "ld.leader"):
+        r = await api.act(code, user, "approve")
+    assert r.json()["current_step"]["role"] == "applicant"
+    r = await api.act(code, DESK, "confirm_payment")
+    assert r.status_code == 409 and "gateway" in r.json()["detail"]
+
+
+async def test_a_code_the_engine_already_knows_is_skipped(api: ApiClient, stack: Stack) -> None:
+    first = (await api.submit(KS))["code"]
+    agency, day, seq = first.rsplit("-", 2)
+    taken = f"{agency}-{day}-{int(seq) + 1:04d}"
+    # A workflow the database does not know about (say, the database was restored).
+    stranger = await stack.client.start_workflow(
+        "SomethingElse", id=taken, task_queue=f"nobody-{uuid.uuid4().hex}"
+    )
+    after = (await api.submit(KS))["code"]
+    assert after == f"{agency}-{day}-{int(seq) + 2:04d}"
+    assert (await stranger.describe()).status is not None  # untouched
+    await stranger.terminate()
 
 
 async def test_unknown_code_and_wrong_key_are_the_same_404(api: ApiClient) -> None:
@@ -253,6 +280,16 @@ async def test_unstorable_text_and_numbers_are_422(
 
 
 async def test_hostile_names_and_ids_are_not_500(api: ApiClient) -> None:
+    created = await api.submit(KS)
+    r = await api.http.get(
+        f"/api/v1/dossiers/{created['code']}", headers={b"X-Lookup-Key": "é".encode("latin-1")}
+    )
+    assert r.status_code == 404
+    deep: object = "x"
+    for _ in range(200):
+        deep = {"d": deep}
+    body = {**await api.submission(KS), "form": deep}
+    assert (await api.http.post("/api/v1/dossiers", json=body)).status_code == 422
     r = await api.http.post("/api/v1/auth/token", data={"username": "\x00", "password": "x"})
     assert r.status_code == 401
     assert (await api.http.get("/sandbox/pay/%00")).status_code == 422

@@ -8,7 +8,7 @@ import pytest
 
 from domain.catalog import load_catalog
 from motcua.settings import Settings
-from tests.client import DESK, ApiClient, username
+from tests.client import ApiClient, username
 
 CATALOG = load_catalog(Settings().catalog_path)
 
@@ -21,6 +21,8 @@ def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
 @pytest.mark.parametrize("procedure_code", sorted(CATALOG.procedures))
 async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code: str) -> None:
     procedure = await api.procedure(procedure_code)
+    agency = CATALOG.agencies[procedure["agency"]]
+    desk = username(agency.desk_department, agency.desk_role)
     created = await api.submit(procedure_code)
     code, key = created["code"], created["lookup_key"]
     assert created["status_code"] == 1
@@ -28,9 +30,9 @@ async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code
 
     state = await api.status(code, key)
     assert (state["stage"], state["status_code"], state["source"]) == ("intake", 1, "live")
-    assert state["current_step"]["department"] == "BPMC"
+    assert state["current_step"]["department"] == agency.desk_department
 
-    r = await api.act(code, DESK, "accept")
+    r = await api.act(code, desk, "accept")
     assert r.status_code == 200, r.text
     for step in procedure["steps"]:
         body = r.json()
@@ -45,7 +47,7 @@ async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code
         if procedure["level"] == "full":
             await _pay_online(api, code, key, procedure["fee_vnd"])
         else:
-            r = await api.act(code, DESK, "confirm_payment")
+            r = await api.act(code, desk, "confirm_payment")
             assert r.status_code == 200, r.text
 
     if procedure["level"] == "full":
@@ -53,7 +55,7 @@ async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code
     else:
         state = await api.wait_for(code, key, "delivery")
         assert state["status_code"] == 9
-        r = await api.act(code, DESK, "deliver")
+        r = await api.act(code, desk, "deliver")
         assert r.status_code == 200, r.text
         state = await api.status(code, key)
 

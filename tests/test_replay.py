@@ -1,11 +1,15 @@
 """Replay recorded histories through today's workflow code: a change that would break running
 dossiers (non-determinism) fails here, not in production.
 
-`tests/histories/` holds histories recorded from earlier versions of the code; each run also
-records fresh ones of the main paths and replays them. To add the fresh ones to the committed
-set (after a deliberate, compatible change of the workflow), run:
+`tests/histories/` holds histories recorded by earlier versions of the code, as dossiers that
+were running when a new version was deployed would have them; each run also records fresh
+ones of the main paths and replays them. After a change of the workflow (made compatible with
+`workflow.patched`), add the new version's histories beside the old ones:
 
-    MOTCUA_RECORD_HISTORIES=1 .venv/bin/pytest tests/test_replay.py
+    MOTCUA_RECORD_HISTORIES=v2 .venv/bin/pytest tests/test_replay.py
+
+Recorded histories are never overwritten: an old one that stops replaying is a dossier that
+the new code would break.
 """
 
 import os
@@ -74,9 +78,12 @@ async def test_fresh_history_replays(
     code = await _drive(ApiClient(http, demo_password), scenario)
     history = await stack.client.get_workflow_handle(code).fetch_history()
     await _replayer().replay_workflow(history)
-    if os.environ.get("MOTCUA_RECORD_HISTORIES"):
-        _save(HISTORIES / f"{scenario}.json", history)
+    version = os.environ.get("MOTCUA_RECORD_HISTORIES")
+    if version:
+        _save(HISTORIES / f"{scenario}-{version}.json", history)
 
 
 def _save(path: Path, history: WorkflowHistory) -> None:
+    if path.exists():
+        raise FileExistsError(f"{path} is recorded already: name a new version")
     path.write_text(history.to_json())

@@ -51,6 +51,9 @@ with workflow.unsafe.imports_passed_through():
         PaymentConfirmation,
     )
 
+ONLINE_PAYMENT_STEP = "Nộp phí, lệ phí trực tuyến"
+APPLICANT_ROLE = "applicant"
+
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Activities retry until they succeed: the database coming back is the normal end of an outage.
 _ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -110,24 +113,22 @@ class DossierWorkflow:
         await self._record()
 
         # Intake: the one-stop desk accepts or refuses.
-        request = await self._next_action()
+        request = await self._await_action()
         if request.action == Action.REFUSE:
-            self._close_task(request)
             await self._finish(StatusCode.REFUSED, Outcome.REFUSED)
             return await self._done()
-        self._close_task(request)
         self._status, self._stage = StatusCode.ACCEPTED, Stage.ROUTING
 
         # Routing: the pinned internal process decides the departments, in order.
         route = " → ".join(f"{s.key}@{s.department}" for s in procedure.steps)
         self._note(SlipAction.ROUTED, actor=SYSTEM_ACTOR, note=route)
+        await self._record()
 
         # Review: each step is a human task for its department and role.
         self._status, self._stage = StatusCode.IN_PROCESS, Stage.REVIEW
         for step in procedure.steps:
             await self._start_step(step)
-            request = await self._next_action()
-            self._close_task(request)
+            request = await self._await_action()
             if request.action == Action.REJECT:
                 self._outcome = Outcome.REJECTED
                 break
@@ -153,26 +154,34 @@ class DossierWorkflow:
                 retry_policy=_ACTIVITY_RETRY,
             )
             self._note(SlipAction.PAYMENT_REQUESTED, actor=SYSTEM_ACTOR, note=payment.payment_id)
-        # At the desk, or online: whichever comes first settles it.
-        await self._hold_at_desk(Stage.PAYMENT, due_at=None)
-        self._answer_officials()
-        await workflow.wait_condition(
-            lambda: self._pending is not None or self._gateway_payment is not None
-        )
-        if self._pending is not None:
-            request = self._take_pending()
-            await workflow.execute_local_activity_method(
-                DossierActivities.record_desk_payment,
-                DeskPaymentInput(
-                    input.code, input.procedure.fee_vnd, request.actor.username, workflow.now()
-                ),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_ACTIVITY_RETRY,
+            # The applicant holds this step: it ends with the gateway's confirmation.
+            self._task = Task(
+                step_key=str(Stage.PAYMENT),
+                step_name=ONLINE_PAYMENT_STEP,
+                department=input.procedure.desk_department,
+                role=APPLICANT_ROLE,
+                started_at=workflow.now(),
+                due_at=None,
             )
-            self._close_task(request)
-        else:
+            self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
+            await self._record()
+            self._answer_officials()
+            await workflow.wait_condition(lambda: self._gateway_payment is not None)
             assert self._gateway_payment is not None
             self._note(SlipAction.PAID, actor="gateway", note=self._gateway_payment.payment_id)
+            self._task = None
+            return
+        # Paid at the desk, recorded by the official who took the fee.
+        await self._hold_at_desk(Stage.PAYMENT, due_at=None)
+        request = await self._await_action()
+        await workflow.execute_local_activity_method(
+            DossierActivities.record_desk_payment,
+            DeskPaymentInput(
+                input.code, input.procedure.fee_vnd, request.actor.username, workflow.now()
+            ),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
 
     async def _deliver(self, reason: str | None) -> None:
         """Issue the decision, then return it by the applicant's chosen method."""
@@ -190,8 +199,7 @@ class DossierWorkflow:
             self._note(SlipAction.RESULT_PUBLISHED, actor=SYSTEM_ACTOR)
         else:
             await self._hold_at_desk(Stage.DELIVERY, due_at=self._due_at)
-            request = await self._next_action()
-            self._close_task(request)
+            await self._await_action()
         await self._finish(StatusCode.RESULT_RETURNED, self._outcome)
 
     async def _done(self) -> DossierOutcome:
@@ -223,20 +231,10 @@ class DossierWorkflow:
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
 
-    def _close_task(self, request: ActionRequest) -> None:
-        """The official's action ends the current task; it goes on the slip with its timeliness."""
-        assert self._task is not None
-        self._note(
-            request.action,
-            actor=request.actor.username,
-            note=request.note,
-            timeliness=_timeliness(workflow.now(), self._task.due_at),
-        )
-        self._task = None
-
-    async def _next_action(self) -> ActionRequest:
+    async def _await_action(self) -> ActionRequest:
         """Wait for an official's action on the current task, noting on the slip when the task
-        passes its due time."""
+        passes its due time. The action closes the task at once (before anything else is
+        awaited), so no second action can be accepted for the same task."""
         task = self._task
         assert task is not None
         self._answer_officials()
@@ -250,7 +248,15 @@ class DossierWorkflow:
                 self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
                 await self._record()
         await workflow.wait_condition(lambda: self._pending is not None)
-        return self._take_pending()
+        request = self._take_pending()
+        self._note(
+            request.action,
+            actor=request.actor.username,
+            note=request.note,
+            timeliness=_timeliness(workflow.now(), task.due_at),
+        )
+        self._task = None
+        return request
 
     def _answer_officials(self) -> None:
         """The dossier is about to wait for its next input: the updates of the actions that
@@ -372,6 +378,14 @@ class DossierWorkflow:
             raise ApplicationError(
                 f"{action} does not fit dossier {self._input.code}: it is at step "
                 f"{task.step_key} ({self._stage})",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if action == Action.CONFIRM_PAYMENT and pays_through_gateway(
+            self._input.procedure.level, self._input.channel
+        ):
+            raise ApplicationError(
+                f"dossier {self._input.code} is paid online through the payment gateway",
                 type=ACTION_NOT_ALLOWED,
                 non_retryable=True,
             )

@@ -2,11 +2,10 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Response, status
-from temporalio.client import WorkflowUpdateFailedError
-from temporalio.exceptions import ApplicationError
-from temporalio.service import RPCError, RPCStatusCode
+from fastapi.responses import JSONResponse
 
 from api.access import load_for_applicant, load_for_caller, load_for_official
+from api.actions import apply_action
 from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
 from api.schemas import (
     ActionIn,
@@ -19,16 +18,19 @@ from api.schemas import (
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
 from store import dossiers as repo
-from workflows.dossier import DossierWorkflow
-from workflows.messages import ACTION_NOT_ALLOWED, NOT_YOUR_STEP, REASON_REQUIRED, ActionRequest
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
-_UPDATE_ERRORS = {
-    ACTION_NOT_ALLOWED: status.HTTP_409_CONFLICT,
-    NOT_YOUR_STEP: status.HTTP_403_FORBIDDEN,
-    REASON_REQUIRED: 422,
-}
+IdempotencyKeyDep = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=8,
+        max_length=128,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Send the same key when retrying: the request takes effect once",
+    ),
+]
 
 
 @router.post(
@@ -42,15 +44,7 @@ async def submit(
     response: Response,
     ctx: ContextDep,
     session: SessionDep,
-    idempotency_key: Annotated[
-        str | None,
-        Header(
-            alias="Idempotency-Key",
-            min_length=8,
-            max_length=128,
-            description="Send the same key when retrying: you get the same dossier back",
-        ),
-    ] = None,
+    idempotency_key: IdempotencyKeyDep = None,
 ) -> DossierCreated:
     submitted = await submit_dossier(ctx, session, body, idempotency_key)
     if submitted.replayed:
@@ -82,7 +76,7 @@ async def get_dossier(
 @router.post(
     "/{code}/actions",
     response_model=ActionOut,
-    responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}},
+    responses={202: {}, 401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}},
 )
 async def act(
     code: str,
@@ -90,35 +84,18 @@ async def act(
     ctx: ContextDep,
     session: SessionDep,
     official: OfficialDep,
-) -> ActionOut:
-    """An official acts on the dossier's current step."""
+    idempotency_key: IdempotencyKeyDep = None,
+) -> ActionOut | JSONResponse:
+    """An official acts on the dossier's current step. Send an `Idempotency-Key` to make a
+    retried click safe: the same official, action and key are applied once."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
     await load_for_official(ctx, session, code, official)
-    request_id = structlog.contextvars.get_contextvars().get("request_id")
-    handle = ctx.temporal.get_workflow_handle(code)
-    try:
-        result = await handle.execute_update(
-            DossierWorkflow.act,
-            ActionRequest(
-                action=str(body.action),
-                actor=official.actor,
-                note=body.note,
-                step_key=body.step_key,
-            ),
-            # A retried click with the same X-Request-Id is applied once.
-            id=f"act-{request_id}" if request_id else None,
+    result = await apply_action(ctx, code, official, body, idempotency_key)
+    if result is None:
+        return JSONResponse(
+            {"code": code, "detail": "accepted; still being applied, check the dossier's status"},
+            status_code=status.HTTP_202_ACCEPTED,
         )
-    except WorkflowUpdateFailedError as exc:
-        cause = exc.cause
-        if isinstance(cause, ApplicationError) and cause.type in _UPDATE_ERRORS:
-            raise HTTPException(_UPDATE_ERRORS[cause.type], detail=cause.message) from exc
-        raise
-    except RPCError as exc:
-        if exc.status == RPCStatusCode.NOT_FOUND:
-            raise HTTPException(
-                status.HTTP_409_CONFLICT, detail=f"dossier {code} is finished: no more actions"
-            ) from exc
-        raise
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
     return ActionOut(
         code=code,

@@ -3,6 +3,7 @@ the dossier's workflow as a signal — in one transaction, so a failed signal is
 gateway instead of being lost."""
 
 import hmac
+import re
 import time
 
 import structlog
@@ -10,7 +11,7 @@ from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import ValidationError
 from sqlalchemy import update
 from sqlalchemy.dialects.postgresql import insert
-from temporalio.service import RPCError
+from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ContextDep, SessionDep
 from api.schemas import GatewayCallback
@@ -40,10 +41,14 @@ async def gateway_callback(
     signature: str = Header(alias="X-Gateway-Signature", max_length=128),
 ) -> dict[str, str]:
     raw = await request.body()
-    if not timestamp.isdigit() or abs(time.time() - int(timestamp)) > _WINDOW_SECONDS:
+    if (
+        not re.fullmatch(r"[0-9]{1,12}", timestamp)
+        or abs(time.time() - int(timestamp)) > _WINDOW_SECONDS
+    ):
         raise _reject("timestamp outside the 5-minute window")
     secret = ctx.settings.payment_callback_secret.get_secret_value()
-    if not hmac.compare_digest(signature, gateway_signature(secret, timestamp, raw)):
+    expected = gateway_signature(secret, timestamp, raw).encode()
+    if not hmac.compare_digest(signature.encode(), expected):
         raise _reject("bad signature")
     try:
         event = GatewayCallback.model_validate_json(raw)
@@ -75,10 +80,21 @@ async def gateway_callback(
                 PaymentConfirmation(event.payment_id, event.amount_vnd, event.paid_at),
             )
         except RPCError as exc:
-            await session.rollback()
-            raise HTTPException(
-                status.HTTP_503_SERVICE_UNAVAILABLE, detail="retry later: engine unavailable"
-            ) from exc
+            if exc.status != RPCStatusCode.NOT_FOUND:
+                await session.rollback()
+                raise HTTPException(
+                    status.HTTP_503_SERVICE_UNAVAILABLE, detail="retry later: engine unavailable"
+                ) from exc
+            # The dossier is finished: the money is ours to give back, and the gateway must
+            # not retry forever.
+            await session.execute(
+                update(Payment)
+                .where(Payment.payment_id == event.payment_id)
+                .values(status="refund_due")
+            )
+            await session.commit()
+            log.error("payment for a finished dossier: refund due", dossier_code=event.merchant_ref)
+            return {"status": "not_applied"}
     await session.commit()
     log.info("payment callback applied", dossier_code=event.merchant_ref, status=event.status)
     return {"status": "accepted"}
