@@ -130,7 +130,9 @@ async def get_result(
     await load_for_applicant(ctx, session, code, lookup_key)
     document = await repo.get_decision_document(session, code)
     if document is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no result issued yet")
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, detail="no result document for this dossier (yet)"
+        )
     return Response(
         content=document.content,
         media_type=document.content_type,

@@ -68,6 +68,16 @@ async def gateway_callback(
     if first_time is None:
         log.info("payment callback replayed", event_id=event.event_id)
         return {"status": "duplicate"}
+    if event.status == "paid" and event.amount_vnd != payment.amount_vnd:
+        # Not what was asked: never moves the dossier on; the difference is settled by hand.
+        await session.execute(
+            update(Payment)
+            .where(Payment.payment_id == event.payment_id)
+            .values(status="amount_mismatch")
+        )
+        await session.commit()
+        log.error("payment amount differs from the fee", dossier_code=event.merchant_ref)
+        return {"status": "not_applied"}
     if event.status == "paid":
         await session.execute(
             update(Payment)
