@@ -1,8 +1,8 @@
 """An official's action, sent to the dossier's workflow as an update. The validator refuses a
 wrong or stale action before anything is written; an accepted one is answered once the
-dossier has settled, or — if that takes longer than the budget — with 202."""
+dossier has settled. Within a time budget: an engine that does not answer gets a 503, never a
+request that hangs."""
 
-import asyncio
 import hashlib
 from datetime import timedelta
 
@@ -10,7 +10,6 @@ from fastapi import HTTPException, status
 from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
-    WorkflowUpdateStage,
 )
 from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
@@ -49,21 +48,18 @@ async def apply_action(
     official: TokenClaims,
     body: ActionIn,
     idempotency_key: str | None,
-) -> ActionResult | None:
-    """The dossier's state after the action, or None if it was accepted but is still being
-    applied when the budget runs out."""
+) -> ActionResult:
+    """The dossier's state after the action."""
     budget = timedelta(milliseconds=ctx.settings.action_budget_ms)
     request = ActionRequest(str(body.action), official.actor, body.note, body.step_key)
     handle = ctx.temporal.get_workflow_handle(code)
     try:
-        update = await handle.start_update(
+        return await handle.execute_update(
             DossierWorkflow.act,
             request,
             id=update_id(official, body, idempotency_key),
-            wait_for_stage=WorkflowUpdateStage.ACCEPTED,
             rpc_timeout=budget,
         )
-        return await asyncio.wait_for(update.result(), budget.total_seconds())
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type in _UPDATE_ERRORS:
@@ -72,11 +68,9 @@ async def apply_action(
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the processing engine did not answer: nothing was applied, retry "
-            "(with the same Idempotency-Key)",
+            detail="the processing engine did not confirm the action in time: look at the "
+            "dossier before retrying (a retry with the same Idempotency-Key is applied once)",
         ) from exc
-    except TimeoutError:
-        return None
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(

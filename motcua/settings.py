@@ -48,7 +48,7 @@ class Settings(BaseSettings):
     lookup_key_secret: SecretStr = SecretStr("dev-only-lookup-secret-change-me-01234")
     payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
 
-    # How long an official's action waits for the dossier to settle before answering 202.
+    # How long an official's action waits for the engine's answer before a 503.
     action_budget_ms: int = Field(default=10_000, gt=0)
 
     # Days off and make-up working days the government announces each year, on top of the

@@ -2,7 +2,6 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Response, status
-from fastapi.responses import JSONResponse
 
 from api.access import load_for_applicant, load_for_caller, load_for_official
 from api.actions import apply_action
@@ -76,7 +75,7 @@ async def get_dossier(
 @router.post(
     "/{code}/actions",
     response_model=ActionOut,
-    responses={202: {}, 401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}},
+    responses={401: {}, 403: {}, 404: {}, 409: {}, 422: {}, 503: {}},
 )
 async def act(
     code: str,
@@ -85,17 +84,12 @@ async def act(
     session: SessionDep,
     official: OfficialDep,
     idempotency_key: IdempotencyKeyDep = None,
-) -> ActionOut | JSONResponse:
+) -> ActionOut:
     """An official acts on the dossier's current step. Send an `Idempotency-Key` to make a
     retried click safe: the same official, action and key are applied once."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
     await load_for_official(ctx, session, code, official)
     result = await apply_action(ctx, code, official, body, idempotency_key)
-    if result is None:
-        return JSONResponse(
-            {"code": code, "detail": "accepted; still being applied, check the dossier's status"},
-            status_code=status.HTTP_202_ACCEPTED,
-        )
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
     return ActionOut(
         code=code,
