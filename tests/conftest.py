@@ -80,6 +80,7 @@ async def settings(
         public_base_url=f"http://127.0.0.1:{api_port}",
         api_port=api_port,
         query_budget_ms=1000,
+        action_budget_ms=2000,
         sandbox_gateway=True,
         log_format="console",
     )

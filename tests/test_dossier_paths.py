@@ -228,7 +228,7 @@ async def test_inbox_lists_the_departments_open_tasks(api: ApiClient) -> None:
     assert task["step"]["key"] == "chung_thuc" and task["step"]["due_at"]
 
 
-async def test_status_falls_back_to_the_snapshot_when_no_worker_answers(
+async def test_without_a_worker_status_comes_from_the_snapshot(
     api: ApiClient, stack: Stack
 ) -> None:
     created = await api.submit(KS)
@@ -237,6 +237,9 @@ async def test_status_falls_back_to_the_snapshot_when_no_worker_answers(
     await stack.stop_worker()
     try:
         state = await api.status(code, key)
+        # An action cannot be confirmed without a worker: a 503 within the budget, no hang.
+        r = await api.act(code, "tpht.specialist", "approve")
+        assert r.status_code == 503 and "did not confirm" in r.json()["detail"]
     finally:
         stack.start_worker()
     assert state["source"] == "snapshot"
