@@ -4,6 +4,7 @@ callback to the API (see `api/routes/sandbox.py`)."""
 
 import uuid
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Protocol
 
 from sqlalchemy import select
@@ -50,3 +51,17 @@ class SandboxGateway:
             )
         assert payment_id is not None
         return GatewayPayment(payment_id, f"{self._base_url}/sandbox/pay/{payment_id}")
+
+    # The gateway's own side, used by its pay page (api/routes/sandbox.py).
+
+    async def find(self, payment_id: str) -> SandboxGatewayPayment | None:
+        async with self._sessionmaker() as session:
+            return await session.get(SandboxGatewayPayment, payment_id)
+
+    async def pay(self, payment_id: str) -> SandboxGatewayPayment | None:
+        """Mark the payment paid (once: paying again changes nothing) and return it."""
+        async with self._sessionmaker.begin() as session:
+            payment = await session.get(SandboxGatewayPayment, payment_id, with_for_update=True)
+            if payment is not None and payment.paid_at is None:
+                payment.status, payment.paid_at = "paid", datetime.now(UTC)
+            return payment

@@ -1,13 +1,21 @@
 """Queries over dossiers: code allocation, the read model, inboxes and snapshots."""
 
 import uuid
-from datetime import date
+from datetime import date, datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Document, Dossier, DossierSequence, Payment, SlipEntryRow, StoredFile
+from store.models import (
+    Document,
+    Dossier,
+    DossierSequence,
+    Payment,
+    PaymentEvent,
+    SlipEntryRow,
+    StoredFile,
+)
 
 
 async def next_sequence(session: AsyncSession, agency_code: str, day: date) -> int:
@@ -74,3 +82,23 @@ async def get_decision_document(session: AsyncSession, code: str) -> Document | 
         .order_by(Document.issued_at.desc())
         .limit(1)
     )
+
+
+async def set_payment_status(
+    session: AsyncSession, payment_id: str, status: str, paid_at: datetime | None = None
+) -> None:
+    values: dict[str, object] = {"status": status}
+    if paid_at is not None:
+        values["paid_at"] = paid_at
+    await session.execute(update(Payment).where(Payment.payment_id == payment_id).values(**values))
+
+
+async def first_time_event(session: AsyncSession, event_id: str, payment_id: str) -> bool:
+    """Record a gateway event; False if it was recorded before (a replay)."""
+    inserted = await session.scalar(
+        insert(PaymentEvent)
+        .values(event_id=event_id, payment_id=payment_id)
+        .on_conflict_do_nothing(index_elements=["event_id"])
+        .returning(PaymentEvent.event_id)
+    )
+    return inserted is not None

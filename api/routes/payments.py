@@ -9,15 +9,12 @@ import time
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import ValidationError
-from sqlalchemy import update
-from sqlalchemy.dialects.postgresql import insert
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ContextDep, SessionDep
 from api.schemas import GatewayCallback
 from api.security import gateway_signature
 from store import dossiers as repo
-from store.models import Payment, PaymentEvent
 from workflows.dossier import DossierWorkflow
 from workflows.messages import PaymentConfirmation
 
@@ -59,31 +56,17 @@ async def gateway_callback(
     payment = await repo.get_payment(session, event.merchant_ref)
     if payment is None or payment.payment_id != event.payment_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such payment")
-    first_time = await session.scalar(
-        insert(PaymentEvent)
-        .values(event_id=event.event_id, payment_id=event.payment_id)
-        .on_conflict_do_nothing(index_elements=["event_id"])
-        .returning(PaymentEvent.event_id)
-    )
-    if first_time is None:
+    if not await repo.first_time_event(session, event.event_id, event.payment_id):
         log.info("payment callback replayed", event_id=event.event_id)
         return {"status": "duplicate"}
     if event.status == "paid" and event.amount_vnd != payment.amount_vnd:
         # Not what was asked: never moves the dossier on; the difference is settled by hand.
-        await session.execute(
-            update(Payment)
-            .where(Payment.payment_id == event.payment_id)
-            .values(status="amount_mismatch")
-        )
+        await repo.set_payment_status(session, event.payment_id, "amount_mismatch")
         await session.commit()
         log.error("payment amount differs from the fee", dossier_code=event.merchant_ref)
         return {"status": "not_applied"}
     if event.status == "paid":
-        await session.execute(
-            update(Payment)
-            .where(Payment.payment_id == event.payment_id)
-            .values(status="paid", paid_at=event.paid_at)
-        )
+        await repo.set_payment_status(session, event.payment_id, "paid", event.paid_at)
         try:
             await ctx.temporal.get_workflow_handle(event.merchant_ref).signal(
                 DossierWorkflow.payment_confirmed,
@@ -97,11 +80,7 @@ async def gateway_callback(
                 ) from exc
             # The dossier is finished: the money is ours to give back, and the gateway must
             # not retry forever.
-            await session.execute(
-                update(Payment)
-                .where(Payment.payment_id == event.payment_id)
-                .values(status="refund_due")
-            )
+            await repo.set_payment_status(session, event.payment_id, "refund_due")
             await session.commit()
             log.error("payment for a finished dossier: refund due", dossier_code=event.merchant_ref)
             return {"status": "not_applied"}

@@ -4,14 +4,14 @@ pay page, its own book, and a signed callback to our API — the same path a rea
 import html
 import json
 import time
-from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Path, Request, status
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from sqlalchemy import select, update
 
-from api.deps import ContextDep, SessionDep
+from activities.payment_gateway import SandboxGateway
+from api.context import AppContext
+from api.deps import ContextDep
 from api.security import gateway_signature
 from store.models import SandboxGatewayPayment
 
@@ -20,18 +20,19 @@ router = APIRouter(prefix="/sandbox", tags=["sandbox gateway"])
 PaymentId = Annotated[str, Path(pattern=r"^SBX-[0-9A-F]{16}$")]
 
 
-async def _get(session: SessionDep, payment_id: str) -> SandboxGatewayPayment:
-    payment = await session.scalar(
-        select(SandboxGatewayPayment).where(SandboxGatewayPayment.payment_id == payment_id)
-    )
+def _gateway(ctx: AppContext) -> SandboxGateway:
+    return SandboxGateway(ctx.sessionmaker, ctx.settings.public_base_url)
+
+
+def _found(payment: SandboxGatewayPayment | None) -> SandboxGatewayPayment:
     if payment is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such sandbox payment")
     return payment
 
 
 @router.get("/pay/{payment_id}", response_class=HTMLResponse)
-async def pay_page(payment_id: PaymentId, session: SessionDep) -> HTMLResponse:
-    payment = await _get(session, payment_id)
+async def pay_page(payment_id: PaymentId, ctx: ContextDep) -> HTMLResponse:
+    payment = _found(await _gateway(ctx).find(payment_id))
     ref, amount = html.escape(payment.merchant_ref), f"{payment.amount_vnd:,}".replace(",", ".")
     button = (
         "<p>Đã thanh toán.</p>"
@@ -45,18 +46,10 @@ async def pay_page(payment_id: PaymentId, session: SessionDep) -> HTMLResponse:
 
 
 @router.post("/pay/{payment_id}")
-async def pay(
-    payment_id: PaymentId, request: Request, ctx: ContextDep, session: SessionDep
-) -> Response:
+async def pay(payment_id: PaymentId, request: Request, ctx: ContextDep) -> Response:
     """Pay, then notify the agency by a signed callback, as a real gateway would."""
-    payment = await _get(session, payment_id)
-    paid_at = payment.paid_at or datetime.now(UTC)
-    await session.execute(
-        update(SandboxGatewayPayment)
-        .where(SandboxGatewayPayment.payment_id == payment_id)
-        .values(status="paid", paid_at=paid_at)
-    )
-    await session.commit()
+    payment = _found(await _gateway(ctx).pay(payment_id))
+    assert payment.paid_at is not None
     body = json.dumps(
         {
             # One event per payment: pressing "pay" again re-sends the same event.
@@ -65,7 +58,7 @@ async def pay(
             "merchant_ref": payment.merchant_ref,
             "amount_vnd": payment.amount_vnd,
             "status": "paid",
-            "paid_at": paid_at.isoformat(),
+            "paid_at": payment.paid_at.isoformat(),
         }
     ).encode()
     timestamp = str(int(time.time()))
