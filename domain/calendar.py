@@ -120,5 +120,30 @@ class WorkingCalendar:
             day += timedelta(days=1)
             moment = datetime.combine(day, time.min, VN_TZ)
 
+    def working_time_between(self, start: datetime, end: datetime) -> timedelta:
+        """The working time in [start, end): what a step or dossier has used of its allotment."""
+        if end <= start:
+            return timedelta(0)
+        start, end = start.astimezone(VN_TZ), end.astimezone(VN_TZ)
+        total = timedelta(0)
+        day = start.date()
+        while day <= end.date():
+            if self.is_working_day(day):
+                for opens, closes in self.office_hours:
+                    overlap = min(end, datetime.combine(day, closes, VN_TZ)) - max(
+                        start, datetime.combine(day, opens, VN_TZ)
+                    )
+                    total += max(overlap, timedelta(0))
+            day += timedelta(days=1)
+        return total
+
+    def is_office_time(self, moment: datetime) -> bool:
+        """Within office hours of a working day (a period's closing time included)."""
+        local = moment.astimezone(VN_TZ)
+        return self.is_working_day(local.date()) and any(
+            opens <= local.timetz().replace(tzinfo=None) <= closes
+            for opens, closes in self.office_hours
+        )
+
     def add_working_days(self, start: datetime, days: float) -> datetime:
         return self.add_working_hours(start, days * HOURS_PER_WORKING_DAY)
