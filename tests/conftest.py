@@ -79,7 +79,8 @@ async def settings(
         data_dir=tmp_path_factory.mktemp("data"),
         public_base_url=f"http://127.0.0.1:{api_port}",
         api_port=api_port,
-        query_budget_ms=1000,
+        # Generous: the first query of a fresh worker imports the sandboxed workflow.
+        query_budget_ms=3000,
         action_budget_ms=2000,
         sandbox_gateway=True,
         log_format="console",
