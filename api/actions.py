@@ -15,6 +15,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import AppContext
+from api.errors import unprocessable
 from api.schemas import ActionIn
 from api.security import TokenClaims
 from workflows.dossier import DossierWorkflow
@@ -29,7 +30,6 @@ from workflows.messages import (
 _UPDATE_ERRORS = {
     ACTION_NOT_ALLOWED: status.HTTP_409_CONFLICT,
     NOT_YOUR_STEP: status.HTTP_403_FORBIDDEN,
-    REASON_REQUIRED: 422,
 }
 
 
@@ -62,6 +62,8 @@ async def apply_action(
         )
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
+        if isinstance(cause, ApplicationError) and cause.type == REASON_REQUIRED:
+            raise unprocessable(cause.message, "note") from exc
         if isinstance(cause, ApplicationError) and cause.type in _UPDATE_ERRORS:
             raise HTTPException(_UPDATE_ERRORS[cause.type], detail=cause.message) from exc
         raise

@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from api.context import AppContext
+from api.errors import problem
 from api.routes import auth, dossiers, files, health, payments, procedures, sandbox, tasks
 from domain.catalog import load_catalog
 from motcua.logging import configure_logging
@@ -75,7 +76,7 @@ async def _request_context(
 async def _unstorable_data(request: Request, exc: Exception) -> JSONResponse:
     """The last line of defence: data PostgreSQL refuses is the client's error, not ours."""
     log.warning("data refused by the database", error=str(exc).splitlines()[0])
-    return JSONResponse({"detail": "the request holds data that cannot be stored"}, 422)
+    return JSONResponse({"detail": [problem("the request holds data that cannot be stored")]}, 422)
 
 
 async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:

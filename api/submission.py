@@ -16,6 +16,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.context import AppContext
+from api.errors import header_problem, unprocessable
 from api.schemas import DossierCreate
 from api.security import lookup_key, new_lookup_salt
 from domain.calendar import VN_TZ, CalendarSpec
@@ -45,36 +46,34 @@ def request_hash(body: DossierCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def _unprocessable(detail: str) -> HTTPException:
-    return HTTPException(422, detail=detail)
-
-
 async def _check_against_procedure(
     session: AsyncSession, catalog: LoadedCatalog, body: DossierCreate
 ) -> ProcedureSnapshot:
     procedure = catalog.procedures.get(body.procedure_code)
     if procedure is None:
-        raise _unprocessable(f"unknown procedure_code {body.procedure_code!r}")
+        raise unprocessable(f"unknown procedure_code {body.procedure_code!r}", "procedure_code")
     if body.delivery.method == DeliveryMethod.ONLINE and procedure.level != "full":
-        raise _unprocessable(
+        raise unprocessable(
             f"procedure {procedure.code} is partial online: its result is returned at the desk "
-            "or by post, not online"
+            "or by post, not online",
+            "delivery",
+            "method",
         )
     components = {c.code: c for c in procedure.components}
     unknown = sorted({d.component for d in body.documents} - components.keys())
     if unknown:
-        raise _unprocessable(f"components not in procedure {procedure.code}: {unknown}")
+        raise unprocessable(f"components not in procedure {procedure.code}: {unknown}", "documents")
     missing = sorted(
         c.code
         for c in procedure.components
         if c.required and c.code not in {d.component for d in body.documents}
     )
     if missing:
-        raise _unprocessable(f"required components missing: {missing}")
+        raise unprocessable(f"required components missing: {missing}", "documents")
     file_ids = [d.file_id for d in body.documents]
     absent = set(file_ids) - await repo.existing_file_ids(session, file_ids)
     if absent:
-        raise _unprocessable(f"unknown file_id: {sorted(str(f) for f in absent)}")
+        raise unprocessable(f"unknown file_id: {sorted(str(f) for f in absent)}", "documents")
     return catalog.snapshot(procedure.code)
 
 
@@ -228,6 +227,9 @@ def _dossier_row(
 
 def _replay(earlier: Dossier, fingerprint: str, secret: str) -> Submitted:
     if earlier.request_hash != fingerprint:
-        raise _unprocessable("Idempotency-Key was already used for a different submission")
+        raise HTTPException(
+            422,
+            detail=[header_problem("Idempotency-Key was already used for a different submission")],
+        )
     key = lookup_key(earlier.code, earlier.lookup_salt, secret)
     return Submitted(earlier, key, replayed=True)

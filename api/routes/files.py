@@ -4,6 +4,7 @@ import uuid
 from fastapi import APIRouter, HTTPException, UploadFile, status
 
 from api.deps import ContextDep, SessionDep
+from api.errors import unprocessable
 from api.schemas import FilePublic
 from store.models import StoredFile
 
@@ -40,7 +41,7 @@ async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) ->
                 digest.update(chunk)
                 out.write(chunk)
         if size == 0:
-            raise HTTPException(422, detail="file is empty")
+            raise unprocessable("file is empty", "file")
         content_type = file.content_type or "application/octet-stream"
         session.add(
             StoredFile(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.deps import ContextDep, SessionDep
+from api.errors import problem
 from api.schemas import GatewayCallback
 from api.security import gateway_signature
 from store import dossiers as repo
@@ -50,7 +51,7 @@ async def gateway_callback(
     try:
         event = GatewayCallback.model_validate_json(raw)
     except ValidationError as exc:
-        problems = [f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()]
+        problems = [problem(e["msg"], *e["loc"]) for e in exc.errors()]
         raise HTTPException(422, detail=problems) from exc
 
     payment = await repo.get_payment(session, event.merchant_ref)
