@@ -29,6 +29,7 @@ class AppContext:
         if year not in self._calendars:
             self._calendars[year] = CalendarSpec.for_period(
                 year,
+                office_hours=self.settings.office_hours,
                 extra_days_off=self.settings.extra_days_off,
                 makeup_working_days=self.settings.makeup_working_days,
             )

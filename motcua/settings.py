@@ -1,12 +1,14 @@
 """All configuration, from the environment (or a `.env` file). One object, read once."""
 
-from datetime import date
+from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from domain.calendar import DEFAULT_OFFICE_HOURS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -54,6 +56,11 @@ class Settings(BaseSettings):
     # Days off and make-up working days the government announces each year, on top of the
     # public holidays (JSON lists of dates, e.g. EXTRA_DAYS_OFF='["2027-02-03"]').
     extra_days_off: list[date] = Field(default_factory=list)
+    # Office hours: periods of a working day, as JSON, e.g. OFFICE_HOURS=
+    # '[["07:30","11:30"],["13:00","17:00"]]' (the default).
+    office_hours: list[tuple[time, time]] = Field(
+        default_factory=lambda: list(DEFAULT_OFFICE_HOURS), min_length=1
+    )
     makeup_working_days: list[date] = Field(default_factory=list)
 
     # How long a status lookup waits for the workflow before answering from the read model.
@@ -62,6 +69,15 @@ class Settings(BaseSettings):
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+
+    @field_validator("office_hours")
+    @classmethod
+    def _periods_in_order(cls, periods: list[tuple[time, time]]) -> list[tuple[time, time]]:
+        ordered = sorted(periods)
+        for (start, end), following in zip(ordered, [*ordered[1:], None], strict=True):
+            if start >= end or (following is not None and end > following[0]):
+                raise ValueError("office hours must be periods with start < end, not overlapping")
+        return ordered
 
     @property
     def files_dir(self) -> Path:

@@ -55,3 +55,11 @@ def test_spec_round_trips_through_plain_data() -> None:
 def test_office_hours_must_make_sense() -> None:
     with pytest.raises(ValueError):
         WorkingCalendar(office_hours=((time(12), time(8)),))
+
+
+def test_office_hours_are_configurable() -> None:
+    spec = CalendarSpec.for_period(2026, office_hours=((time(8, 0), time(12, 0)),))
+    calendar = spec.calendar()
+    assert calendar.add_working_hours(vn(2026, 11, 25, 11, 0), 2) == vn(2026, 11, 26, 9, 0)
+    # (24 November, Vietnam Culture Day, is a public holiday since 2025.)
+    assert calendar.add_working_hours(vn(2026, 11, 23, 11, 0), 2) == vn(2026, 11, 25, 9, 0)
