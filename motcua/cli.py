@@ -106,6 +106,11 @@ def run_stack(settings: Settings) -> int:
     children: list[subprocess.Popen[bytes]] = []
     pg_server = None
     try:
+        if not embedded.port_is_free(settings.api_port, settings.api_host):
+            raise RuntimeError(
+                f"port {settings.api_port} is in use: is motcua already running? "
+                "(or set API_PORT and PUBLIC_BASE_URL)"
+            )
         if not settings.database_url:
             print("• starting embedded PostgreSQL …", flush=True)
             pg_server, url = embedded.start_postgres(data / "pg")
