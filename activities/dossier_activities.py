@@ -13,8 +13,9 @@ from temporalio import activity
 from activities.payment_gateway import PaymentGateway
 from domain.documents import render_decision
 from domain.dossier import SlipEntry, Task
+from domain.notifications import recipients, status_message
 from store.db import Sessionmaker
-from store.models import Document, Dossier, Payment, SlipEntryRow
+from store.models import Document, Dossier, Notification, Payment, SlipEntryRow
 
 
 @dataclass
@@ -74,10 +75,41 @@ class DossierActivities:
 
     @activity.defn
     async def record_transition(self, record: TransitionRecord) -> None:
-        """Bring the read model up to `record`. Updates are ordered by `seq`, so an old record
-        delivered late never moves the dossier backwards; slip entries are keyed by their seq."""
+        """Bring the read model up to `record`, and queue the applicant's notification when the
+        status changed. Updates are ordered by `seq`, so an old record delivered late never
+        moves the dossier backwards; slip entries and notifications are keyed by their seq."""
         task = record.task
         async with self._sessionmaker.begin() as session:
+            dossier = await session.scalar(
+                select(Dossier)
+                .where(Dossier.code == record.code, Dossier.last_seq < record.seq)
+                .with_for_update()
+            )
+            status_changed = dossier is not None and (
+                record.seq == 1 or dossier.status_code != record.status_code
+            )
+            contacts = recipients(dossier.applicant) if dossier and status_changed else []
+            if contacts:
+                # A new status for the applicant: into the outbox, in this same transaction.
+                await session.execute(
+                    insert(Notification)
+                    .values(
+                        [
+                            {
+                                "dossier_code": record.code,
+                                "seq": record.seq,
+                                "status_code": record.status_code,
+                                "channel": channel,
+                                "recipient": address,
+                                "message": status_message(
+                                    record.code, record.status_code, record.due_at
+                                ),
+                            }
+                            for channel, address in contacts
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["dossier_code", "seq", "channel"])
+                )
             await session.execute(
                 update(Dossier)
                 .where(Dossier.code == record.code, Dossier.last_seq < record.seq)

@@ -32,6 +32,7 @@ from motcua.settings import ROOT, Settings, get_settings
 from motcua.temporal import connect_temporal
 from store.catalog import record_catalog_version
 from store.db import create_engine, create_sessionmaker
+from store.dossiers import recent_notifications
 from store.migrate import migrate
 from store.officials import upsert_official
 from workflows import search_attributes as sa
@@ -210,6 +211,9 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--role", required=True)
     add.add_argument("--password", required=True)
     sub.add_parser("search-attributes", help="register search attributes on Temporal")
+    outbox = sub.add_parser("outbox", help="the applicants' notifications, newest first")
+    outbox.add_argument("--dossier", help="only this dossier's")
+    outbox.add_argument("--limit", type=int, default=20)
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -233,6 +237,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "official":
             _run(_add_official(settings, args.username, args.department, args.role, args.password))
             print(f"official {args.username} ({args.department}, {args.role}) saved")
+        elif args.command == "outbox":
+            for line in _run(_outbox(settings, args.dossier, args.limit)):
+                print(line)
         elif args.command == "search-attributes":
             added = _run(register_search_attributes(settings))
             print(f"registered: {added or 'nothing, all present'}")
@@ -240,6 +247,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
+
+
+async def _outbox(settings: Settings, dossier: str | None, limit: int) -> list[str]:
+    engine = create_engine(settings.require_database_url(), pool_size=1)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            rows = await recent_notifications(session, dossier, limit)
+    finally:
+        await engine.dispose()
+    return [
+        f"{n.created_at:%Y-%m-%d %H:%M:%S}  {n.channel:<5} {n.recipient:<24} {n.message}"
+        for n in rows
+    ]
 
 
 async def _add_official(

@@ -11,6 +11,7 @@ from store.models import (
     Document,
     Dossier,
     DossierSequence,
+    Notification,
     Payment,
     PaymentEvent,
     SlipEntryRow,
@@ -102,3 +103,12 @@ async def first_time_event(session: AsyncSession, event_id: str, payment_id: str
         .returning(PaymentEvent.event_id)
     )
     return inserted is not None
+
+
+async def recent_notifications(
+    session: AsyncSession, dossier_code: str | None, limit: int
+) -> list[Notification]:
+    query = select(Notification).order_by(Notification.id.desc()).limit(limit)
+    if dossier_code:
+        query = query.where(Notification.dossier_code == dossier_code)
+    return list(await session.scalars(query))

@@ -139,3 +139,16 @@ class Document(Base):
     sha256: Mapped[str]
     content: Mapped[bytes] = mapped_column(LargeBinary)
     issued_at: Mapped[datetime]
+
+
+class Notification(Base):
+    __tablename__ = "notifications"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"))
+    seq: Mapped[int] = mapped_column(Integer)
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    channel: Mapped[str]
+    recipient: Mapped[str]
+    message: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")
+    sent_at: Mapped[datetime | None]

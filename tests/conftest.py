@@ -114,7 +114,12 @@ async def insert_dossier(
                 catalog_version=snapshot.catalog_version,
                 channel="online",
                 applicant_kind="individual",
-                applicant={"full_name": "Trần Thị Bình", "id_number": "079200000001"},
+                applicant={
+                    "full_name": "Trần Thị Bình",
+                    "id_number": "079200000001",
+                    "phone": "0912345678",
+                    "email": "binh.tran@example.vn",
+                },
                 form={},
                 documents=[],
                 delivery={"method": "online"},

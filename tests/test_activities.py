@@ -19,6 +19,7 @@ from domain.catalog import load_catalog
 from domain.dossier import SlipEntry, Task
 from motcua.settings import Settings
 from store.db import Sessionmaker
+from store.dossiers import recent_notifications
 from store.models import Dossier, SandboxGatewayPayment, SlipEntryRow
 from tests.conftest import insert_dossier
 
@@ -57,6 +58,9 @@ async def test_record_transition_is_idempotent_and_ordered(
         )
     assert (row.stage, row.last_seq, row.department) == ("review", 2, "KT")
     assert entries == 1
+    async with sessionmaker() as session:
+        notified = await recent_notifications(session, dossier_code, 10)
+    assert sorted(n.channel for n in notified) == ["email", "sms"]  # status 1 → 4, once
 
 
 async def test_payment_is_requested_once(

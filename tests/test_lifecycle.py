@@ -8,6 +8,8 @@ import pytest
 
 from domain.catalog import load_catalog
 from motcua.settings import Settings
+from store.db import Sessionmaker
+from store.dossiers import recent_notifications
 from tests.client import ApiClient, username
 
 CATALOG = load_catalog(Settings().catalog_path)
@@ -19,7 +21,9 @@ def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
 
 
 @pytest.mark.parametrize("procedure_code", sorted(CATALOG.procedures))
-async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code: str) -> None:
+async def test_each_procedure_through_to_delivery(
+    api: ApiClient, sessionmaker: Sessionmaker, procedure_code: str
+) -> None:
     procedure = await api.procedure(procedure_code)
     agency = CATALOG.agencies[procedure["agency"]]
     desk = username(agency.desk_department, agency.desk_role)
@@ -70,6 +74,14 @@ async def test_each_procedure_through_to_delivery(api: ApiClient, procedure_code
     result = await api.http.get(f"/api/v1/dossiers/{code}/result", headers={"X-Lookup-Key": key})
     assert result.status_code == 200
     assert code in result.text and "Nguyễn Văn An" in result.text
+
+    # The applicant was told of every status, by e-mail and SMS, once each.
+    async with sessionmaker() as session:
+        sent = await recent_notifications(session, code, 100)
+    statuses = [1, 2, 4] + ([6] if procedure["fee_vnd"] > 0 else []) + [9, 10]
+    assert sorted((n.status_code, n.channel) for n in sent) == sorted(
+        (status, channel) for status in statuses for channel in ("email", "sms")
+    )
 
 
 async def _pay_online(api: ApiClient, code: str, key: str, fee: int) -> None:

@@ -194,6 +194,10 @@ class DossierWorkflow:
             retry_policy=_ACTIVITY_RETRY,
         )
         self._note(SlipAction.RESULT_ISSUED, actor=SYSTEM_ACTOR, note=document.name)
+        if workflow.patched("record-result-issued"):
+            # Status 9 reaches the read model (and the applicant) even when the result is
+            # returned at once, online. Histories from before this change replay without it.
+            await self._record()
         if self._input.delivery_method == DeliveryMethod.ONLINE:
             # Published for the applicant to download: that is the return of the result.
             self._note(SlipAction.RESULT_PUBLISHED, actor=SYSTEM_ACTOR)
