@@ -98,6 +98,8 @@ async def _start_workflow(
         ),
         id=dossier.code,
         task_queue=task_queue,
+        # What operators see in the Temporal UI's list: the procedure, never the applicant.
+        static_summary=f"{snapshot.name} ({snapshot.code})",
         # One workflow per code, ever: a code the engine already knows is refused.
         id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
         search_attributes=TypedSearchAttributes(

@@ -111,6 +111,19 @@ async def test_a_gateway_dossier_is_not_paid_at_the_desk(api: ApiClient) -> None
     assert r.status_code == 409 and "gateway" in r.json()["detail"]
 
 
+async def test_operators_see_the_procedure_and_where_it_stands(
+    api: ApiClient, stack: Stack
+) -> None:
+    created = await api.submit(KS)
+    assert (await api.act(created["code"], DESK, "accept")).status_code == 200
+    handle = stack.client.get_workflow_handle(created["code"])
+    summary = await (await handle.describe()).static_summary()
+    assert summary == "Chứng thực bản sao từ bản chính (2.000815)"
+    metadata = await handle.query("__temporal_workflow_metadata")
+    assert "Công chức tư pháp chứng thực — TPHT — hạn" in str(metadata)
+    assert APPLICANT["full_name"] not in summary + str(metadata)
+
+
 async def test_a_code_the_engine_already_knows_is_skipped(api: ApiClient, stack: Stack) -> None:
     first = (await api.submit(KS))["code"]
     agency, day, seq = first.rsplit("-", 2)

@@ -308,6 +308,7 @@ class DossierWorkflow:
         entries, self._unrecorded = self._unrecorded, []
         task = self._task
         self._upsert_search_attributes()
+        workflow.set_current_details(self._current_details())
         await workflow.execute_local_activity_method(
             DossierActivities.record_transition,
             TransitionRecord(
@@ -328,6 +329,14 @@ class DossierWorkflow:
             "dossier transition",
             extra={"stage": str(self._stage), "status_code": int(self._status)},
         )
+
+    def _current_details(self) -> str:
+        """What the Temporal UI shows operators: step — department — due."""
+        task = self._task
+        if task is None:
+            return f"{self._stage} (status {int(self._status)})"
+        due = task.due_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M") if task.due_at else "—"
+        return f"{task.step_name} — {task.department} — hạn {due}"
 
     def _upsert_search_attributes(self) -> None:
         """Tell the operators' index what changed (and only that: each upsert is a write)."""
