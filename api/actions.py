@@ -5,6 +5,7 @@ request that hangs."""
 
 import hashlib
 from datetime import timedelta
+from typing import Any
 
 from fastapi import HTTPException, status
 from temporalio.client import (
@@ -25,6 +26,7 @@ from workflows.messages import (
     REASON_REQUIRED,
     ActionRequest,
     ActionResult,
+    WithdrawalRequest,
 )
 
 _UPDATE_ERRORS = {
@@ -49,17 +51,29 @@ async def apply_action(
     body: ActionIn,
     idempotency_key: str | None,
 ) -> ActionResult:
-    """The dossier's state after the action."""
-    budget = timedelta(milliseconds=ctx.settings.action_budget_ms)
+    """The dossier's state after an official's action."""
     request = ActionRequest(str(body.action), official.actor, body.note, body.step_key)
+    update = update_id(official, body, idempotency_key)
+    return await _update(ctx, code, DossierWorkflow.act, request, update)
+
+
+async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> ActionResult:
+    """The dossier's state once the applicant's request to withdraw is with the desk."""
+    return await _update(
+        ctx, code, DossierWorkflow.request_withdrawal, WithdrawalRequest(reason), None
+    )
+
+
+async def _update(
+    ctx: AppContext, code: str, update: Any, argument: Any, update_id: str | None
+) -> ActionResult:
+    budget = timedelta(milliseconds=ctx.settings.action_budget_ms)
     handle = ctx.temporal.get_workflow_handle(code)
     try:
-        return await handle.execute_update(
-            DossierWorkflow.act,
-            request,
-            id=update_id(official, body, idempotency_key),
-            rpc_timeout=budget,
+        result: ActionResult = await handle.execute_update(
+            update, argument, id=update_id, rpc_timeout=budget
         )
+        return result
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == REASON_REQUIRED:

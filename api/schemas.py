@@ -234,6 +234,10 @@ class ActionIn(_Request):
     )
 
 
+class WithdrawIn(_Request):
+    reason: str | None = Field(default=None, max_length=2000)
+
+
 class ActionOut(BaseModel):
     code: str
     status_code: int

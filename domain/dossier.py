@@ -42,6 +42,7 @@ class Action(StrEnum):
     REJECT = "reject"
     CONFIRM_PAYMENT = "confirm_payment"
     DELIVER = "deliver"
+    CONFIRM_WITHDRAWAL = "confirm_withdrawal"
 
 
 ACTIONS_BY_STAGE: dict[Stage, frozenset[Action]] = {
@@ -60,6 +61,7 @@ class Outcome(StrEnum):
     APPROVED = "approved"
     REJECTED = "rejected"  # negative decision at review: a written refusal is the result
     REFUSED = "refused"  # not accepted at intake
+    WITHDRAWN = "withdrawn"  # the applicant withdrew it; processing stopped
 
 
 class Channel(StrEnum):
@@ -85,6 +87,7 @@ class SlipAction(StrEnum):
     PAID = "paid"
     RESULT_ISSUED = "result_issued"
     RESULT_PUBLISHED = "result_published"
+    WITHDRAWAL_REQUESTED = "withdrawal_requested"
 
 
 def pays_through_gateway(level: str, channel: str) -> bool:
@@ -136,6 +139,7 @@ DESK_STEP_NAMES = {
     Stage.PAYMENT: "Thu phí, lệ phí",
     Stage.DELIVERY: "Trả kết quả",
 }
+WITHDRAWAL_STEP = ("withdrawal", "Xác nhận rút hồ sơ")
 
 
 def desk_task(

@@ -313,3 +313,53 @@ async def test_hostile_names_and_ids_are_not_500(api: ApiClient) -> None:
         "/api/v1/files", files={"file": ("a\x00\x01.pdf", b"%PDF-1.4", "application/pdf")}
     )
     assert r.status_code == 201
+
+
+async def test_withdrawal_stops_processing_once_the_desk_confirms(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code, key = created["code"], created["lookup_key"]
+    assert (await api.act(code, DESK, "accept")).status_code == 200
+    url = f"/api/v1/dossiers/{code}/withdraw"
+    r = await api.http.post(
+        url, json={"reason": "Không còn nhu cầu"}, headers={"X-Lookup-Key": key}
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["status_code"] == 7
+    assert r.json()["current_step"]["key"] == "withdrawal"
+    # Nothing else is accepted now, and asking twice is refused.
+    r = await api.act(code, "kt.specialist", "approve")
+    assert r.status_code == 409 and "withdraw" in r.json()["detail"]
+    again = await api.http.post(url, json={}, headers={"X-Lookup-Key": key})
+    assert again.status_code == 409
+    r = await api.act(code, DESK, "confirm_withdrawal")
+    assert r.status_code == 200, r.text
+    state = await api.status(code, key)
+    assert (state["status_code"], state["stage"], state["outcome"]) == (8, "done", "withdrawn")
+    notes = [e["note"] for e in state["history"] if e["action"] == "withdrawal_requested"]
+    assert notes == ["Không còn nhu cầu"]
+
+
+async def test_withdrawal_rules(api: ApiClient) -> None:
+    created = await api.submit(KS)
+    code, key = created["code"], created["lookup_key"]
+    url = f"/api/v1/dossiers/{code}/withdraw"
+    # Only the applicant, with the key; nobody confirms a withdrawal not asked for.
+    assert (await api.http.post(url, json={})).status_code == 401
+    r = await api.act(code, DESK, "confirm_withdrawal")
+    assert r.status_code == 409 and "not asked" in r.json()["detail"]
+    # Withdrawn at intake, confirmed, stopped.
+    assert (await api.http.post(url, json={}, headers={"X-Lookup-Key": key})).status_code == 200
+    assert (await api.act(code, DESK, "confirm_withdrawal")).status_code == 200
+    assert (await api.status(code, key))["status_code"] == 8
+    assert (await api.http.post(url, json={}, headers={"X-Lookup-Key": key})).status_code == 409
+    # Once the result is processed (status 9), it is too late.
+    processed = await api.submit(KS)
+    await api.act(processed["code"], DESK, "accept")
+    await api.act(processed["code"], "tpht.specialist", "approve")
+    await api.act(processed["code"], DESK, "confirm_payment")
+    r = await api.http.post(
+        f"/api/v1/dossiers/{processed['code']}/withdraw",
+        json={},
+        headers={"X-Lookup-Key": processed["lookup_key"]},
+    )
+    assert r.status_code == 409 and "processed" in r.json()["detail"]

@@ -52,6 +52,11 @@ async def _drive(api: ApiClient, scenario: str) -> str:
         await api.act(code, DESK, "refuse", note="Không thuộc thẩm quyền")
         return code
     await api.act(code, DESK, "accept")
+    if scenario == "withdrawn":
+        withdraw = f"/api/v1/dossiers/{code}/withdraw"
+        await api.http.post(withdraw, json={"reason": "Rút"}, headers={"X-Lookup-Key": key})
+        await api.act(code, DESK, "confirm_withdrawal")
+        return code
     steps = (await api.procedure(procedure))["steps"]
     if scenario == "rejected":
         step = steps[0]
@@ -71,7 +76,7 @@ async def _drive(api: ApiClient, scenario: str) -> str:
     return code
 
 
-@pytest.mark.parametrize("scenario", ["gateway", "desk", "refused", "rejected"])
+@pytest.mark.parametrize("scenario", ["gateway", "desk", "refused", "rejected", "withdrawn"])
 async def test_fresh_history_replays(
     scenario: str, stack: Stack, http: httpx.AsyncClient, demo_password: str
 ) -> None:

@@ -26,6 +26,7 @@ with workflow.unsafe.imports_passed_through():
         ACTIONS_BY_STAGE,
         ACTIONS_NEEDING_REASON,
         SYSTEM_ACTOR,
+        WITHDRAWAL_STEP,
         Action,
         DeliveryMethod,
         DossierState,
@@ -49,6 +50,7 @@ with workflow.unsafe.imports_passed_through():
         DossierInput,
         DossierOutcome,
         PaymentConfirmation,
+        WithdrawalRequest,
     )
 
 ONLINE_PAYMENT_STEP = "Nộp phí, lệ phí trực tuyến"
@@ -60,6 +62,10 @@ _ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 # Writes to our own database are short: they run as local activities, in the workflow task,
 # which spares two round trips to the server per write. Calls to outside parties (the payment
 # gateway) stay regular activities, with their own task queue slot and retries.
+
+
+class _WithdrawalRequested(Exception):
+    """Raised at a wait when the applicant asked to withdraw: processing stops there."""
 
 
 def _timeliness(finished_at: datetime, due_at: datetime | None) -> str | None:
@@ -102,21 +108,34 @@ class DossierWorkflow:
         self._tickets_taken = 0
         self._tickets_answered = 0
         self._gateway_payment: PaymentConfirmation | None = None
+        # The applicant's request to withdraw, and whether the desk's confirmation is awaited.
+        self._withdrawal: WithdrawalRequest | None = None
+        self._stopping = False
 
     # ---- the lifecycle -------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: DossierInput) -> DossierOutcome:
-        procedure = input.procedure
         self._note(SlipAction.SUBMITTED, actor=SYSTEM_ACTOR, note=f"channel={input.channel}")
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
+        try:
+            await self._process()
+        except _WithdrawalRequested:
+            await self._stop_on_withdrawal()
+        # Answer every update before completing, including a withdrawal that came too late to
+        # be acted on (it then fails, saying so).
+        self._tickets_answered = self._tickets_issued
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return DossierOutcome(int(self._status), str(self._outcome))
 
+    async def _process(self) -> None:
+        procedure = self._input.procedure
         # Intake: the one-stop desk accepts or refuses.
         request = await self._await_action()
         if request.action == Action.REFUSE:
             await self._finish(StatusCode.REFUSED, Outcome.REFUSED)
-            return await self._done()
+            return
         self._status, self._stage = StatusCode.ACCEPTED, Stage.ROUTING
 
         # Routing: the pinned internal process decides the departments, in order.
@@ -139,7 +158,25 @@ class DossierWorkflow:
             await self._collect_fee()
 
         await self._deliver(reason=request.note if self._outcome == Outcome.REJECTED else None)
-        return await self._done()
+
+    async def _stop_on_withdrawal(self) -> None:
+        """The applicant asked to withdraw: the desk confirms, and processing stops."""
+        assert self._withdrawal is not None
+        self._stopping = True
+        self._tickets_taken += 1  # the applicant's request, answered once the desk holds it
+        self._status = StatusCode.WITHDRAWAL_REQUESTED
+        self._note(
+            SlipAction.WITHDRAWAL_REQUESTED, actor=APPLICANT_ROLE, note=self._withdrawal.reason
+        )
+        procedure = self._input.procedure
+        key, name = WITHDRAWAL_STEP
+        self._task = Task(
+            key, name, procedure.desk_department, procedure.desk_role, workflow.now(), None
+        )
+        self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
+        await self._record()
+        await self._await_action()
+        await self._finish(StatusCode.STOPPED, Outcome.WITHDRAWN)
 
     async def _collect_fee(self) -> None:
         input = self._input
@@ -166,8 +203,11 @@ class DossierWorkflow:
             self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
             await self._record()
             self._answer_officials()
-            await workflow.wait_condition(lambda: self._gateway_payment is not None)
-            assert self._gateway_payment is not None
+            await workflow.wait_condition(
+                lambda: self._gateway_payment is not None or self._withdrawal is not None
+            )
+            if self._gateway_payment is None:
+                raise _WithdrawalRequested
             self._note(SlipAction.PAID, actor="gateway", note=self._gateway_payment.payment_id)
             self._task = None
             return
@@ -206,12 +246,6 @@ class DossierWorkflow:
             await self._await_action()
         await self._finish(StatusCode.RESULT_RETURNED, self._outcome)
 
-    async def _done(self) -> DossierOutcome:
-        # Let the last official's update return its result before the workflow completes.
-        self._answer_officials()
-        await workflow.wait_condition(workflow.all_handlers_finished)
-        return DossierOutcome(int(self._status), str(self._outcome))
-
     # ---- tasks and the control slip --------------------------------------------------------
 
     async def _hold_at_desk(
@@ -245,13 +279,14 @@ class DossierWorkflow:
         if task.due_at is not None:
             try:
                 await workflow.wait_condition(
-                    lambda: self._pending is not None,
-                    timeout=max(task.due_at - workflow.now(), timedelta(0)),
+                    self._woken, timeout=max(task.due_at - workflow.now(), timedelta(0))
                 )
             except TimeoutError:
                 self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
                 await self._record()
-        await workflow.wait_condition(lambda: self._pending is not None)
+        await workflow.wait_condition(self._woken)
+        if self._pending is None:
+            raise _WithdrawalRequested
         request = self._take_pending()
         self._note(
             request.action,
@@ -261,6 +296,11 @@ class DossierWorkflow:
         )
         self._task = None
         return request
+
+    def _woken(self) -> bool:
+        """An official acted, or the applicant asked to withdraw (while that is not yet being
+        handled)."""
+        return self._pending is not None or (self._withdrawal is not None and not self._stopping)
 
     def _answer_officials(self) -> None:
         """The dossier is about to wait for its next input: the updates of the actions that
@@ -387,7 +427,19 @@ class DossierWorkflow:
                 type=ACTION_NOT_ALLOWED,
                 non_retryable=True,
             )
-        if action not in ACTIONS_BY_STAGE.get(self._stage, frozenset()):
+        if self._withdrawal is not None or action == Action.CONFIRM_WITHDRAWAL:
+            if self._withdrawal is None or action != Action.CONFIRM_WITHDRAWAL:
+                raise ApplicationError(
+                    f"{action} does not fit dossier {self._input.code}: "
+                    + (
+                        "the applicant asked to withdraw it; only confirm_withdrawal is accepted"
+                        if self._withdrawal is not None
+                        else "the applicant has not asked to withdraw it"
+                    ),
+                    type=ACTION_NOT_ALLOWED,
+                    non_retryable=True,
+                )
+        elif action not in ACTIONS_BY_STAGE.get(self._stage, frozenset()):
             raise ApplicationError(
                 f"{action} does not fit dossier {self._input.code}: it is at step "
                 f"{task.step_key} ({self._stage})",
@@ -419,6 +471,38 @@ class DossierWorkflow:
             raise ApplicationError(
                 f"{action} needs a reason in `note`", type=REASON_REQUIRED, non_retryable=True
             )
+
+    @workflow.update
+    async def request_withdrawal(self, request: WithdrawalRequest) -> ActionResult:
+        self._check_withdrawal()
+        self._withdrawal = request
+        self._tickets_issued += 1
+        ticket = self._tickets_issued
+        await workflow.wait_condition(lambda: self._tickets_answered >= ticket)
+        if not self._stopping:
+            raise ApplicationError(
+                f"dossier {self._input.code} was processed before its withdrawal could stop it",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        return ActionResult(int(self._status), str(self._stage), self._task)
+
+    @request_withdrawal.validator
+    def _validate_withdrawal(self, request: WithdrawalRequest) -> None:
+        self._check_withdrawal()
+
+    def _check_withdrawal(self) -> None:
+        if self._withdrawal is not None:
+            problem = "its withdrawal was already asked for"
+        elif self._status >= StatusCode.PROCESSED or self._stage == Stage.DONE:
+            problem = "it is already processed"
+        else:
+            return
+        raise ApplicationError(
+            f"dossier {self._input.code} cannot be withdrawn: {problem}",
+            type=ACTION_NOT_ALLOWED,
+            non_retryable=True,
+        )
 
     @workflow.signal
     def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:

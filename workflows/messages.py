@@ -41,6 +41,13 @@ class ActionRequest:
 
 
 @dataclass
+class WithdrawalRequest:
+    """The applicant asks to withdraw the dossier (they are identified by the API)."""
+
+    reason: str | None = None
+
+
+@dataclass
 class ActionResult:
     status_code: int
     stage: str

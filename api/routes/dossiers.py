@@ -4,7 +4,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Response, status
 
 from api.access import load_for_applicant, load_for_caller, load_for_official
-from api.actions import apply_action
+from api.actions import apply_action, request_withdrawal
 from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
 from api.schemas import (
     ActionIn,
@@ -13,6 +13,7 @@ from api.schemas import (
     DossierCreated,
     DossierPublic,
     PaymentPublic,
+    WithdrawIn,
 )
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
@@ -91,6 +92,30 @@ async def act(
     await load_for_official(ctx, session, code, official)
     result = await apply_action(ctx, code, official, body, idempotency_key)
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
+    return ActionOut(
+        code=code,
+        status_code=result.status_code,
+        stage=result.stage,
+        current_step=step_public(result.current_task),
+    )
+
+
+@router.post(
+    "/{code}/withdraw", response_model=ActionOut, responses={401: {}, 404: {}, 409: {}, 503: {}}
+)
+async def withdraw(
+    code: str,
+    body: WithdrawIn,
+    ctx: ContextDep,
+    session: SessionDep,
+    lookup_key: LookupKeyDep = None,
+) -> ActionOut:
+    """The applicant asks to withdraw the dossier (status 7); processing stops once the desk
+    confirms (status 8). Refused (409) once the result is processed."""
+    structlog.contextvars.bind_contextvars(dossier_code=code)
+    await load_for_applicant(ctx, session, code, lookup_key)
+    result = await request_withdrawal(ctx, code, body.reason)
+    structlog.get_logger().info("withdrawal requested")
     return ActionOut(
         code=code,
         status_code=result.status_code,
