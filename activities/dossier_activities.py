@@ -80,15 +80,17 @@ class DossierActivities:
         moves the dossier backwards; slip entries and notifications are keyed by their seq."""
         task = record.task
         async with self._sessionmaker.begin() as session:
-            dossier = await session.scalar(
-                select(Dossier)
-                .where(Dossier.code == record.code, Dossier.last_seq < record.seq)
-                .with_for_update()
+            current = (
+                await session.execute(
+                    select(Dossier.status_code, Dossier.applicant)
+                    .where(Dossier.code == record.code, Dossier.last_seq < record.seq)
+                    .with_for_update()
+                )
+            ).first()
+            status_changed = current is not None and (
+                record.seq == 1 or current.status_code != record.status_code
             )
-            status_changed = dossier is not None and (
-                record.seq == 1 or dossier.status_code != record.status_code
-            )
-            contacts = recipients(dossier.applicant) if dossier and status_changed else []
+            contacts = recipients(current.applicant) if current and status_changed else []
             if contacts:
                 # A new status for the applicant: into the outbox, in this same transaction.
                 await session.execute(
