@@ -40,6 +40,7 @@ def build_worker(
             activities.record_transition,
             activities.request_payment,
             activities.record_desk_payment,
+            activities.settle_payment_on_withdrawal,
             activities.issue_document,
         ],
     )

@@ -174,6 +174,18 @@ class DossierActivities:
         return PaymentRequestResult(created.payment_id, created.pay_url)
 
     @activity.defn
+    async def settle_payment_on_withdrawal(self, dossier_code: str) -> None:
+        """A withdrawn dossier owes no fee: a pending payment is cancelled, a paid one is marked
+        for refund. Repeating it changes nothing."""
+        async with self._sessionmaker.begin() as session:
+            for before, after in (("pending", "cancelled"), ("paid", "refund_due")):
+                await session.execute(
+                    update(Payment)
+                    .where(Payment.dossier_code == dossier_code, Payment.status == before)
+                    .values(status=after, pay_url=None)
+                )
+
+    @activity.defn
     async def record_desk_payment(self, payment: DeskPaymentInput) -> None:
         """The fee was paid at the desk: record it once (a repeat changes nothing)."""
         async with self._sessionmaker.begin() as session:

@@ -59,8 +59,9 @@ async def apply_action(
 
 async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> ActionResult:
     """The dossier's state once the applicant's request to withdraw is with the desk."""
+    # One withdrawal per dossier, so one update id: a retry gets the first one's answer.
     return await _update(
-        ctx, code, DossierWorkflow.request_withdrawal, WithdrawalRequest(reason), None
+        ctx, code, DossierWorkflow.request_withdrawal, WithdrawalRequest(reason), "withdraw"
     )
 
 
@@ -80,16 +81,24 @@ async def _update(
             raise unprocessable(cause.message, "note") from exc
         if isinstance(cause, ApplicationError) and cause.type in _UPDATE_ERRORS:
             raise HTTPException(_UPDATE_ERRORS[cause.type], detail=cause.message) from exc
-        raise
+        # E.g. a worker of an older version that does not know the update, or a workflow
+        # terminated by an operator: not the client's fault, and nothing was applied.
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail=f"the processing engine could not apply this: {exc.cause or exc}",
+        ) from exc
     except WorkflowUpdateRPCTimeoutOrCancelledError as exc:
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
-            detail="the processing engine did not confirm the action in time: look at the "
-            "dossier before retrying (a retry with the same Idempotency-Key is applied once)",
+            detail="the processing engine did not confirm this in time: look at the dossier "
+            "before retrying (a retry with the same Idempotency-Key is applied once)",
         ) from exc
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, detail=f"dossier {code} is finished: no more actions"
             ) from exc
-        raise
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the processing engine is unavailable: nothing was applied, retry later",
+        ) from exc

@@ -19,12 +19,15 @@ STATUS_NAMES = {
 }
 
 
+# Statuses after which no appointment date is worth repeating.
+_CLOSED = {3, 8, 9, 10}
+
+
 def status_message(code: str, status_code: int, due_at: datetime) -> str:
-    due = due_at.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
-    return (
-        f"Hồ sơ {code}: {STATUS_NAMES[status_code]}. Hẹn trả kết quả: {due}. "
-        "Tra cứu bằng mã hồ sơ và mã tra cứu trên phiếu tiếp nhận."
-    )
+    text = f"Hồ sơ {code}: {STATUS_NAMES[status_code]}."
+    if status_code not in _CLOSED:
+        text += f" Hẹn trả kết quả: {due_at.astimezone(VN_TZ):%d/%m/%Y %H:%M}."
+    return text + " Tra cứu bằng mã hồ sơ và mã tra cứu trên phiếu tiếp nhận."
 
 
 def recipients(applicant: dict[str, Any]) -> list[tuple[str, str]]:

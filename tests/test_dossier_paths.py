@@ -326,11 +326,12 @@ async def test_withdrawal_stops_processing_once_the_desk_confirms(api: ApiClient
     assert r.status_code == 200, r.text
     assert r.json()["status_code"] == 7
     assert r.json()["current_step"]["key"] == "withdrawal"
-    # Nothing else is accepted now, and asking twice is refused.
+    first_answer = r.json()
+    # Nothing else is accepted now; asking again (a retry) gets the same answer.
     r = await api.act(code, "kt.specialist", "approve")
     assert r.status_code == 409 and "withdraw" in r.json()["detail"]
     again = await api.http.post(url, json={}, headers={"X-Lookup-Key": key})
-    assert again.status_code == 409
+    assert again.status_code == 200 and again.json() == first_answer
     r = await api.act(code, DESK, "confirm_withdrawal")
     assert r.status_code == 200, r.text
     state = await api.status(code, key)
@@ -351,7 +352,6 @@ async def test_withdrawal_rules(api: ApiClient) -> None:
     assert (await api.http.post(url, json={}, headers={"X-Lookup-Key": key})).status_code == 200
     assert (await api.act(code, DESK, "confirm_withdrawal")).status_code == 200
     assert (await api.status(code, key))["status_code"] == 8
-    assert (await api.http.post(url, json={}, headers={"X-Lookup-Key": key})).status_code == 409
     # Once the result is processed (status 9), it is too late.
     processed = await api.submit(KS)
     await api.act(processed["code"], DESK, "accept")
@@ -363,3 +363,30 @@ async def test_withdrawal_rules(api: ApiClient) -> None:
         headers={"X-Lookup-Key": processed["lookup_key"]},
     )
     assert r.status_code == 409 and "processed" in r.json()["detail"]
+
+
+async def test_a_withdrawn_dossiers_fee_is_cancelled_or_owed_back(api: ApiClient) -> None:
+    async def at_payment() -> tuple[str, dict[str, str], str]:
+        created = await api.submit(HKD)
+        code, applicant = created["code"], {"X-Lookup-Key": created["lookup_key"]}
+        await api.act(code, DESK, "accept")
+        for user in ("kt.specialist", "kt.head", "ld.leader"):
+            await api.act(code, user, "approve")
+        payment = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers=applicant)
+        return code, applicant, payment.json()["pay_url"]
+
+    # Withdrawn before paying: the payment is cancelled.
+    code, applicant, _ = await at_payment()
+    await api.http.post(f"/api/v1/dossiers/{code}/withdraw", json={}, headers=applicant)
+    await api.act(code, DESK, "confirm_withdrawal")
+    payment = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers=applicant)
+    assert (payment.json()["status"], payment.json()["pay_url"]) == ("cancelled", None)
+
+    # Paid after asking to withdraw: the money is owed back, the dossier still stops.
+    code, applicant, pay_url = await at_payment()
+    await api.http.post(f"/api/v1/dossiers/{code}/withdraw", json={}, headers=applicant)
+    assert (await api.http.post(pay_url)).json()["callback_status"] == 200
+    await api.act(code, DESK, "confirm_withdrawal")
+    payment = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers=applicant)
+    assert payment.json()["status"] == "refund_due"
+    assert (await api.status(code, applicant["X-Lookup-Key"]))["status_code"] == 8

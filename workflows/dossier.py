@@ -176,6 +176,14 @@ class DossierWorkflow:
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
         await self._await_action()
+        if workflow.patched("settle-payment-on-withdrawal"):
+            # A fee not yet paid is cancelled; one already paid is owed back.
+            await workflow.execute_local_activity_method(
+                DossierActivities.settle_payment_on_withdrawal,
+                self._input.code,
+                start_to_close_timeout=_ACTIVITY_TIMEOUT,
+                retry_policy=_ACTIVITY_RETRY,
+            )
         await self._finish(StatusCode.STOPPED, Outcome.WITHDRAWN)
 
     async def _collect_fee(self) -> None:
@@ -225,6 +233,9 @@ class DossierWorkflow:
 
     async def _deliver(self, reason: str | None) -> None:
         """Issue the decision, then return it by the applicant's chosen method."""
+        if self._withdrawal is not None:
+            # Asked for while the dossier was between waits: still in time, it stops here.
+            raise _WithdrawalRequested
         self._status, self._stage, self._task = StatusCode.PROCESSED, Stage.DELIVERY, None
         kind = "refusal" if self._outcome == Outcome.REJECTED else "result"
         document = await workflow.execute_local_activity_method(
@@ -427,13 +438,20 @@ class DossierWorkflow:
                 type=ACTION_NOT_ALLOWED,
                 non_retryable=True,
             )
-        if self._withdrawal is not None or action == Action.CONFIRM_WITHDRAWAL:
-            if self._withdrawal is None or action != Action.CONFIRM_WITHDRAWAL:
+        if self._withdrawal is not None and not self._stopping:
+            raise ApplicationError(
+                f"the applicant's withdrawal of dossier {self._input.code} is being taken up: "
+                "look at the dossier again in a moment",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if self._stopping or action == Action.CONFIRM_WITHDRAWAL:
+            if not self._stopping or action != Action.CONFIRM_WITHDRAWAL:
                 raise ApplicationError(
                     f"{action} does not fit dossier {self._input.code}: "
                     + (
                         "the applicant asked to withdraw it; only confirm_withdrawal is accepted"
-                        if self._withdrawal is not None
+                        if self._stopping
                         else "the applicant has not asked to withdraw it"
                     ),
                     type=ACTION_NOT_ALLOWED,
@@ -480,6 +498,7 @@ class DossierWorkflow:
         ticket = self._tickets_issued
         await workflow.wait_condition(lambda: self._tickets_answered >= ticket)
         if not self._stopping:
+            self._withdrawal = None
             raise ApplicationError(
                 f"dossier {self._input.code} was processed before its withdrawal could stop it",
                 type=ACTION_NOT_ALLOWED,
@@ -506,6 +525,10 @@ class DossierWorkflow:
 
     @workflow.signal
     def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
+        if self._withdrawal is not None:
+            # Settled (refund due) when the withdrawal is confirmed.
+            workflow.logger.warning("payment confirmation ignored: dossier being withdrawn")
+            return
         if self._stage != Stage.PAYMENT or self._gateway_payment is not None:
             workflow.logger.warning("payment confirmation ignored: not waiting for payment")
             return

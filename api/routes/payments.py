@@ -15,6 +15,7 @@ from api.deps import ContextDep, SessionDep
 from api.errors import problem
 from api.schemas import GatewayCallback
 from api.security import gateway_signature
+from domain.dossier import StatusCode
 from store import dossiers as repo
 from workflows.dossier import DossierWorkflow
 from workflows.messages import PaymentConfirmation
@@ -60,6 +61,17 @@ async def gateway_callback(
     if not await repo.first_time_event(session, event.event_id, event.payment_id):
         log.info("payment callback replayed", event_id=event.event_id)
         return {"status": "duplicate"}
+    dossier = await repo.get_dossier(session, event.merchant_ref)
+    withdrawn = dossier is not None and dossier.status_code in (
+        StatusCode.WITHDRAWAL_REQUESTED,
+        StatusCode.STOPPED,
+    )
+    if event.status == "paid" and (withdrawn or payment.status == "cancelled"):
+        # Paid for a dossier the applicant withdrew: the money is owed back.
+        await repo.set_payment_status(session, event.payment_id, "refund_due", event.paid_at)
+        await session.commit()
+        log.error("payment for a withdrawn dossier: refund due", dossier_code=event.merchant_ref)
+        return {"status": "not_applied"}
     if event.status == "paid" and event.amount_vnd != payment.amount_vnd:
         # Not what was asked: never moves the dossier on; the difference is settled by hand.
         await repo.set_payment_status(session, event.payment_id, "amount_mismatch")
