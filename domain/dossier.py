@@ -40,6 +40,7 @@ class Action(StrEnum):
     REFUSE = "refuse"
     APPROVE = "approve"
     REJECT = "reject"
+    RETURN = "return"  # send the dossier back to the previous review step
     CONFIRM_PAYMENT = "confirm_payment"
     DELIVER = "deliver"
     CONFIRM_WITHDRAWAL = "confirm_withdrawal"
@@ -47,13 +48,13 @@ class Action(StrEnum):
 
 ACTIONS_BY_STAGE: dict[Stage, frozenset[Action]] = {
     Stage.INTAKE: frozenset({Action.ACCEPT, Action.REFUSE}),
-    Stage.REVIEW: frozenset({Action.APPROVE, Action.REJECT}),
+    Stage.REVIEW: frozenset({Action.APPROVE, Action.REJECT, Action.RETURN}),
     Stage.PAYMENT: frozenset({Action.CONFIRM_PAYMENT}),
     Stage.DELIVERY: frozenset({Action.DELIVER}),
 }
 
 # A negative decision must say why.
-ACTIONS_NEEDING_REASON = frozenset({Action.REFUSE, Action.REJECT})
+ACTIONS_NEEDING_REASON = frozenset({Action.REFUSE, Action.REJECT, Action.RETURN})
 
 
 class Outcome(StrEnum):

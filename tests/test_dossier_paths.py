@@ -390,3 +390,21 @@ async def test_a_withdrawn_dossiers_fee_is_cancelled_or_owed_back(api: ApiClient
     payment = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers=applicant)
     assert payment.json()["status"] == "refund_due"
     assert (await api.status(code, applicant["X-Lookup-Key"]))["status_code"] == 8
+
+
+async def test_a_step_returns_the_dossier_to_the_previous_one(api: ApiClient) -> None:
+    created = await api.submit(HKD)
+    code, key = created["code"], created["lookup_key"]
+    await api.act(code, DESK, "accept")
+    r = await api.act(code, "kt.specialist", "return", note="Không có bước trước")
+    assert r.status_code == 409 and "first review step" in r.json()["detail"]
+    await api.act(code, "kt.specialist", "approve")
+    assert (await api.act(code, "kt.head", "return")).status_code == 422  # reason required
+    r = await api.act(code, "kt.head", "return", note="Bổ sung ý kiến thẩm định")
+    assert r.status_code == 200, r.text
+    assert r.json()["current_step"]["key"] == "tham_dinh"
+    await api.act(code, "kt.specialist", "approve")
+    r = await api.act(code, "kt.head", "approve")
+    assert r.json()["current_step"]["key"] == "phe_duyet"
+    history = (await api.status(code, key))["history"]
+    assert [e["step"] for e in history if e["action"] == "return"] == ["truong_phong"]

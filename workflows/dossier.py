@@ -111,6 +111,7 @@ class DossierWorkflow:
         # The applicant's request to withdraw, and whether the desk's confirmation is awaited.
         self._withdrawal: WithdrawalRequest | None = None
         self._stopping = False
+        self._step_index = 0  # of the review step in progress
 
     # ---- the lifecycle -------------------------------------------------------------------
 
@@ -145,12 +146,15 @@ class DossierWorkflow:
 
         # Review: each step is a human task for its department and role.
         self._status, self._stage = StatusCode.IN_PROCESS, Stage.REVIEW
-        for step in procedure.steps:
-            await self._start_step(step)
+        self._step_index = 0
+        while self._step_index < len(procedure.steps):
+            await self._start_step(procedure.steps[self._step_index])
             request = await self._await_action()
             if request.action == Action.REJECT:
                 self._outcome = Outcome.REJECTED
                 break
+            # Returned with a reason: the previous step is done again.
+            self._step_index += -1 if request.action == Action.RETURN else 1
         else:
             self._outcome = Outcome.APPROVED
 
@@ -461,6 +465,12 @@ class DossierWorkflow:
             raise ApplicationError(
                 f"{action} does not fit dossier {self._input.code}: it is at step "
                 f"{task.step_key} ({self._stage})",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if action == Action.RETURN and self._step_index == 0:
+            raise ApplicationError(
+                f"step {task.step_key} is the first review step: there is none to return to",
                 type=ACTION_NOT_ALLOWED,
                 non_retryable=True,
             )
