@@ -18,6 +18,7 @@ from api.schemas import (
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
 from store import dossiers as repo
+from workflows.messages import ActionResult
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
@@ -31,6 +32,15 @@ IdempotencyKeyDep = Annotated[
         description="Send the same key when retrying: the request takes effect once",
     ),
 ]
+
+
+def _action_out(code: str, result: ActionResult) -> ActionOut:
+    return ActionOut(
+        code=code,
+        status_code=result.status_code,
+        stage=result.stage,
+        current_step=step_public(result.current_task),
+    )
 
 
 @router.post(
@@ -92,12 +102,7 @@ async def act(
     await load_for_official(ctx, session, code, official)
     result = await apply_action(ctx, code, official, body, idempotency_key)
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
-    return ActionOut(
-        code=code,
-        status_code=result.status_code,
-        stage=result.stage,
-        current_step=step_public(result.current_task),
-    )
+    return _action_out(code, result)
 
 
 @router.post(
@@ -116,12 +121,7 @@ async def withdraw(
     await load_for_applicant(ctx, session, code, lookup_key)
     result = await request_withdrawal(ctx, code, body.reason)
     structlog.get_logger().info("withdrawal requested")
-    return ActionOut(
-        code=code,
-        status_code=result.status_code,
-        stage=result.stage,
-        current_step=step_public(result.current_task),
-    )
+    return _action_out(code, result)
 
 
 @router.get("/{code}/payment", response_model=PaymentPublic, responses={401: {}, 404: {}})
