@@ -26,6 +26,7 @@ from temporalio.api.operatorservice.v1 import (
 from temporalio.client import Client
 
 from api.security import hash_password
+from domain.calendar import VN_TZ
 from domain.catalog import CatalogError, LoadedCatalog, load_catalog
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
@@ -257,7 +258,8 @@ async def _outbox(settings: Settings, dossier: str | None, limit: int) -> list[s
     finally:
         await engine.dispose()
     return [
-        f"{n.created_at:%Y-%m-%d %H:%M:%S}  {n.channel:<5} {n.recipient:<24} {n.message}"
+        f"{n.created_at.astimezone(VN_TZ):%Y-%m-%d %H:%M:%S}  {n.channel:<5} "
+        f"{n.recipient:<24} {n.message}"
         for n in rows
     ]
 
