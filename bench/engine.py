@@ -19,17 +19,14 @@ import asyncio
 import statistics
 import time
 import uuid
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
 
+from load import add_load_options, pool
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
 APPROVALS = 3  # the household-business procedure's three review steps
-
-T = TypeVar("T")
 
 
 @dataclass
@@ -75,18 +72,6 @@ class BareDossierWorkflow:
         return BareState(stage=self._stage, approvals=self._approvals, paid=self._paid)
 
 
-async def _pool(count: int, concurrency: int, job: Callable[[int], Awaitable[T]]) -> list[T]:
-    queue = iter(range(count))
-    results: list[T] = []
-
-    async def runner() -> None:
-        for i in queue:
-            results.append(await job(i))
-
-    await asyncio.gather(*(runner() for _ in range(concurrency)))
-    return results
-
-
 async def main(args: argparse.Namespace) -> None:
     client = await Client.connect(args.address, namespace=args.namespace)
     task_queue = f"bench-engine-{uuid.uuid4().hex}"
@@ -108,11 +93,11 @@ async def main(args: argparse.Namespace) -> None:
 
     async with Worker(client, task_queue=task_queue, workflows=[BareDossierWorkflow]):
         started = time.perf_counter()
-        await _pool(args.dossiers, args.concurrency, lifecycle)
+        await pool(args.dossiers, args.concurrency, lifecycle)
         lifecycles_per_s = args.dossiers / (time.perf_counter() - started)
 
         # Queries are of workflows in process (accepted, waiting for review).
-        handles = await _pool(50, args.concurrency, start)
+        handles = await pool(50, args.concurrency, start)
         latencies: list[float] = []
 
         async def query(i: int) -> None:
@@ -124,7 +109,7 @@ async def main(args: argparse.Namespace) -> None:
 
         try:
             started = time.perf_counter()
-            await _pool(args.lookups, args.concurrency, query)
+            await pool(args.lookups, args.concurrency, query)
             query_per_s = len(latencies) / (time.perf_counter() - started)
         finally:
             await asyncio.gather(*(h.terminate(reason="bench done") for h in handles))
@@ -140,7 +125,5 @@ if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--address", default="127.0.0.1:7233")
     parser.add_argument("--namespace", default="default")
-    parser.add_argument("--dossiers", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--lookups", type=int, default=2000)
+    add_load_options(parser)
     asyncio.run(main(parser.parse_args()))

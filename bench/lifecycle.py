@@ -19,6 +19,7 @@ import uuid
 from typing import Any
 
 import httpx
+from load import add_load_options, pool
 
 PROCEDURE = "1.001612"
 PASSWORD = "motcua-demo"
@@ -102,18 +103,6 @@ class Bench:
         return state
 
 
-async def _pool(count: int, concurrency: int, job: Any) -> list[Any]:
-    queue = iter(range(count))
-    results: list[Any] = []
-
-    async def runner() -> None:
-        for i in queue:
-            results.append(await job(i))
-
-    await asyncio.gather(*(runner() for _ in range(concurrency)))
-    return results
-
-
 async def main(args: argparse.Namespace) -> None:
     limits = httpx.Limits(max_connections=args.concurrency * 2)
     async with httpx.AsyncClient(base_url=args.url, timeout=60, limits=limits) as http:
@@ -131,11 +120,11 @@ async def main(args: argparse.Namespace) -> None:
             file_ids.append((await _json(uploaded, 201))["file_id"])
 
         started = time.perf_counter()
-        await _pool(args.dossiers, args.concurrency, lambda _: bench.lifecycle(steps, file_ids))
+        await pool(args.dossiers, args.concurrency, lambda _: bench.lifecycle(steps, file_ids))
         lifecycles_per_s = args.dossiers / (time.perf_counter() - started)
 
         # Lookups are of dossiers in process (at review): those the workflow itself answers.
-        dossiers = await _pool(50, args.concurrency, lambda _: bench.submit(file_ids))
+        dossiers = await pool(50, args.concurrency, lambda _: bench.submit(file_ids))
 
         latencies: list[float] = []
 
@@ -148,7 +137,7 @@ async def main(args: argparse.Namespace) -> None:
                 raise RuntimeError("lookup answered from the snapshot: is the worker running?")
 
         started = time.perf_counter()
-        await _pool(args.lookups, args.concurrency, lookup)
+        await pool(args.lookups, args.concurrency, lookup)
         lookup_per_s = len(latencies) / (time.perf_counter() - started)
 
     quantiles = statistics.quantiles(latencies, n=100)
@@ -161,7 +150,5 @@ async def main(args: argparse.Namespace) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://localhost:8000")
-    parser.add_argument("--dossiers", type=int, default=200)
-    parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--lookups", type=int, default=2000)
+    add_load_options(parser)
     asyncio.run(main(parser.parse_args()))
