@@ -135,20 +135,21 @@ class Task:
 
 
 # The one-stop desk's own steps, around the procedure's internal process.
+WITHDRAWAL_STEP = "withdrawal"
 DESK_STEP_NAMES = {
     Stage.INTAKE: "Tiếp nhận hồ sơ",
     Stage.PAYMENT: "Thu phí, lệ phí",
     Stage.DELIVERY: "Trả kết quả",
+    WITHDRAWAL_STEP: "Xác nhận rút hồ sơ",
 }
-WITHDRAWAL_STEP = ("withdrawal", "Xác nhận rút hồ sơ")
 
 
 def desk_task(
-    procedure: ProcedureSnapshot, stage: Stage, started_at: datetime, due_at: datetime | None
+    procedure: ProcedureSnapshot, step_key: str, started_at: datetime, due_at: datetime | None
 ) -> Task:
     return Task(
-        step_key=str(stage),
-        step_name=DESK_STEP_NAMES[stage],
+        step_key=str(step_key),
+        step_name=DESK_STEP_NAMES[step_key],
         department=procedure.desk_department,
         role=procedure.desk_role,
         started_at=started_at,

@@ -172,11 +172,7 @@ class DossierWorkflow:
         self._note(
             SlipAction.WITHDRAWAL_REQUESTED, actor=APPLICANT_ROLE, note=self._withdrawal.reason
         )
-        procedure = self._input.procedure
-        key, name = WITHDRAWAL_STEP
-        self._task = Task(
-            key, name, procedure.desk_department, procedure.desk_role, workflow.now(), None
-        )
+        self._task = desk_task(self._input.procedure, WITHDRAWAL_STEP, workflow.now(), None)
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
         await self._await_action()
@@ -263,11 +259,9 @@ class DossierWorkflow:
 
     # ---- tasks and the control slip --------------------------------------------------------
 
-    async def _hold_at_desk(
-        self, stage: Stage, due_at: datetime | None, started_at: datetime | None = None
-    ) -> None:
+    async def _hold_at_desk(self, stage: Stage, due_at: datetime | None) -> None:
         self._stage = stage
-        self._task = desk_task(self._input.procedure, stage, started_at or workflow.now(), due_at)
+        self._task = desk_task(self._input.procedure, stage, workflow.now(), due_at)
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
 
@@ -419,10 +413,14 @@ class DossierWorkflow:
         # Re-checked here: another update may have been accepted since the validator ran.
         self._check_action(request)
         self._pending = request
+        await self._until_answered()
+        return ActionResult(int(self._status), str(self._stage), self._task)
+
+    async def _until_answered(self) -> None:
+        """Take a ticket and wait until the run loop has settled after this update."""
         self._tickets_issued += 1
         ticket = self._tickets_issued
         await workflow.wait_condition(lambda: self._tickets_answered >= ticket)
-        return ActionResult(int(self._status), str(self._stage), self._task)
 
     @act.validator
     def _validate_act(self, request: ActionRequest) -> None:
@@ -449,18 +447,21 @@ class DossierWorkflow:
                 type=ACTION_NOT_ALLOWED,
                 non_retryable=True,
             )
-        if self._stopping or action == Action.CONFIRM_WITHDRAWAL:
-            if not self._stopping or action != Action.CONFIRM_WITHDRAWAL:
+        if self._stopping:
+            if action != Action.CONFIRM_WITHDRAWAL:
                 raise ApplicationError(
-                    f"{action} does not fit dossier {self._input.code}: "
-                    + (
-                        "the applicant asked to withdraw it; only confirm_withdrawal is accepted"
-                        if self._stopping
-                        else "the applicant has not asked to withdraw it"
-                    ),
+                    f"{action} does not fit dossier {self._input.code}: the applicant asked to "
+                    "withdraw it; only confirm_withdrawal is accepted",
                     type=ACTION_NOT_ALLOWED,
                     non_retryable=True,
                 )
+        elif action == Action.CONFIRM_WITHDRAWAL:
+            raise ApplicationError(
+                f"{action} does not fit dossier {self._input.code}: the applicant has not asked "
+                "to withdraw it",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
         elif action not in ACTIONS_BY_STAGE.get(self._stage, frozenset()):
             raise ApplicationError(
                 f"{action} does not fit dossier {self._input.code}: it is at step "
@@ -504,9 +505,7 @@ class DossierWorkflow:
     async def request_withdrawal(self, request: WithdrawalRequest) -> ActionResult:
         self._check_withdrawal()
         self._withdrawal = request
-        self._tickets_issued += 1
-        ticket = self._tickets_issued
-        await workflow.wait_condition(lambda: self._tickets_answered >= ticket)
+        await self._until_answered()
         if not self._stopping:
             self._withdrawal = None
             raise ApplicationError(
