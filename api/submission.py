@@ -59,15 +59,11 @@ async def _check_against_procedure(
             "delivery",
             "method",
         )
-    components = {c.code: c for c in procedure.components}
-    unknown = sorted({d.component for d in body.documents} - components.keys())
+    submitted = {d.component for d in body.documents}
+    unknown = sorted(submitted - {c.code for c in procedure.components})
     if unknown:
         raise unprocessable(f"components not in procedure {procedure.code}: {unknown}", "documents")
-    missing = sorted(
-        c.code
-        for c in procedure.components
-        if c.required and c.code not in {d.component for d in body.documents}
-    )
+    missing = sorted(c.code for c in procedure.components if c.required and c.code not in submitted)
     if missing:
         raise unprocessable(f"required components missing: {missing}", "documents")
     file_ids = [d.file_id for d in body.documents]
