@@ -14,10 +14,12 @@ import signal
 import subprocess
 import sys
 import threading
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import TypeVar
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import (
     AddSearchAttributesRequest,
@@ -53,20 +55,31 @@ def demo_officials(catalog: LoadedCatalog) -> list[tuple[str, str, str]]:
     return sorted((f"{dept.lower()}.{role}", dept, role) for dept, role in pairs)
 
 
-async def prepare_database(settings: Settings, seed_demo: bool = False) -> LoadedCatalog:
-    """Migrate, record the catalog version, and optionally seed the demo officials."""
-    catalog = load_catalog(settings.catalog_path)
+@asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[AsyncEngine]:
+    """An engine for one command, disposed of at its end."""
     engine = create_engine(settings.require_database_url(), pool_size=2)
     try:
-        await migrate(engine)
-        async with create_sessionmaker(engine).begin() as session:
-            await record_catalog_version(session, catalog)
-            if seed_demo:
-                password_hash = hash_password(DEMO_PASSWORD)
-                for username, dept, role in demo_officials(catalog):
-                    await upsert_official(session, username, password_hash, dept, role)
+        yield engine
     finally:
         await engine.dispose()
+
+
+async def prepare_database(settings: Settings, seed_demo: bool = False) -> LoadedCatalog:
+    """Migrate, record the catalog version, and optionally seed the demo officials."""
+    async with _database(settings) as engine:
+        return await _prepare(engine, settings, seed_demo)
+
+
+async def _prepare(engine: AsyncEngine, settings: Settings, seed_demo: bool) -> LoadedCatalog:
+    catalog = load_catalog(settings.catalog_path)
+    await migrate(engine)
+    async with create_sessionmaker(engine).begin() as session:
+        await record_catalog_version(session, catalog)
+        if seed_demo:
+            password_hash = hash_password(DEMO_PASSWORD)
+            for username, dept, role in demo_officials(catalog):
+                await upsert_official(session, username, password_hash, dept, role)
     return catalog
 
 
@@ -101,9 +114,8 @@ async def add_missing_search_attributes(client: Client, namespace: str) -> list[
 def run_stack(settings: Settings) -> int:
     """Start everything for development and wait for Ctrl-C, then stop it all."""
     env = dict(os.environ)
-    # The embedded stack pays through the sandbox gateway unless told otherwise.
+    # The embedded stack's API and worker pay through the sandbox gateway unless told otherwise.
     env.setdefault("SANDBOX_GATEWAY", "true")
-    settings.sandbox_gateway = env["SANDBOX_GATEWAY"].lower() in ("1", "true", "yes")
     data = settings.data_dir
     children: list[subprocess.Popen[bytes]] = []
     pg_server = None
@@ -225,8 +237,7 @@ def main(argv: list[str] | None = None) -> int:
             # Work on the embedded database (it keeps running if `motcua run` holds it).
             _, settings.database_url = embedded.start_postgres(settings.data_dir / "pg")
         if args.command == "migrate":
-            engine = create_engine(settings.require_database_url(), pool_size=1)
-            applied = _run(migrate(engine))
+            applied = _run(_migrate(settings))
             print(f"applied: {applied or 'nothing, up to date'}")
         elif args.command == "catalog":
             if args.file:
@@ -250,13 +261,14 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
+async def _migrate(settings: Settings) -> list[str]:
+    async with _database(settings) as engine:
+        return await migrate(engine)
+
+
 async def _outbox(settings: Settings, dossier: str | None, limit: int) -> list[str]:
-    engine = create_engine(settings.require_database_url(), pool_size=1)
-    try:
-        async with create_sessionmaker(engine)() as session:
-            rows = await recent_notifications(session, dossier, limit)
-    finally:
-        await engine.dispose()
+    async with _database(settings) as engine, create_sessionmaker(engine)() as session:
+        rows = await recent_notifications(session, dossier, limit)
     return [
         f"{n.created_at.astimezone(VN_TZ):%Y-%m-%d %H:%M:%S}  {n.channel:<5} "
         f"{n.recipient:<24} {n.message}"
@@ -267,17 +279,14 @@ async def _outbox(settings: Settings, dossier: str | None, limit: int) -> list[s
 async def _add_official(
     settings: Settings, username: str, department: str, role: str, password: str
 ) -> None:
-    catalog = await prepare_database(settings)
-    if department not in catalog.departments:
-        raise RuntimeError(
-            f"unknown department {department}; the catalog has {sorted(catalog.departments)}"
-        )
-    engine = create_engine(settings.require_database_url(), pool_size=1)
-    try:
+    async with _database(settings) as engine:
+        catalog = await _prepare(engine, settings, seed_demo=False)
+        if department not in catalog.departments:
+            raise RuntimeError(
+                f"unknown department {department}; the catalog has {sorted(catalog.departments)}"
+            )
         async with create_sessionmaker(engine).begin() as session:
             await upsert_official(session, username, hash_password(password), department, role)
-    finally:
-        await engine.dispose()
 
 
 if __name__ == "__main__":
