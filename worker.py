@@ -5,6 +5,8 @@ python worker.py        # with DATABASE_URL and TEMPORAL_ADDRESS set (`motcua ru
 
 import asyncio
 import signal
+from collections.abc import Callable
+from typing import Any
 
 import structlog
 from temporalio.client import Client
@@ -16,9 +18,24 @@ from motcua.logging import configure_logging
 from motcua.settings import Settings, get_settings
 from motcua.temporal import connect_temporal
 from store.db import Sessionmaker, create_engine, create_sessionmaker
+from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
 
 log = structlog.get_logger()
+
+WORKFLOWS = [DossierWorkflow, ConsultationWorkflow]
+
+
+def activities_of(activities: DossierActivities) -> list[Callable[..., Any]]:
+    return [
+        activities.record_transition,
+        activities.request_payment,
+        activities.record_desk_payment,
+        activities.settle_payment_on_withdrawal,
+        activities.issue_document,
+        activities.record_supplement,
+        activities.record_consultation,
+    ]
 
 
 def build_worker(
@@ -35,14 +52,8 @@ def build_worker(
     return Worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
-        workflows=[DossierWorkflow],
-        activities=[
-            activities.record_transition,
-            activities.request_payment,
-            activities.record_desk_payment,
-            activities.settle_payment_on_withdrawal,
-            activities.issue_document,
-        ],
+        workflows=WORKFLOWS,
+        activities=activities_of(activities),
     )
 
 

@@ -3,19 +3,53 @@ retry, or a replay after a worker crash, writes, charges or issues nothing twice
 
 import hashlib
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
 
 from activities.payment_gateway import PaymentGateway
-from domain.documents import render_decision
-from domain.dossier import SlipEntry, Task
+from domain.catalog import Catalog, LoadedCatalog
+from domain.documents import ControlSlipRow, DocumentContext, render_document
+from domain.dossier import DESK_STEP_NAMES, SUPPLEMENT_STEP_NAME, DocumentKind, SlipEntry, Task
 from domain.notifications import recipients, status_message
+from store.catalog import catalog_content
 from store.db import Sessionmaker
-from store.models import Document, Dossier, Notification, Payment, SlipEntryRow
+from store.models import (
+    Consultation,
+    Document,
+    Dossier,
+    Notification,
+    OfficialAlertRow,
+    Payment,
+    SlipEntryRow,
+)
+from workflows.messages import ConsultationInput, SupplementSubmission
+
+
+@dataclass
+class DocumentIssue:
+    """A document the dossier is issued at a transition (stored with the transition's seq)."""
+
+    kind: str
+    issued_by: str | None
+    note: str | None = None
+    components: list[str] = field(default_factory=list)  # the missing ones, for form 02
+    previous_due_at: datetime | None = None  # the appointment an apology moves
+
+
+@dataclass
+class OfficialAlert:
+    """Something an official (a department and role, or one assignee) must be told."""
+
+    kind: str  # reminder, overdue, apology_due, assigned
+    department: str
+    role: str
+    assignee: str | None
+    message: str
 
 
 @dataclass
@@ -31,6 +65,29 @@ class TransitionRecord:
     due_at: datetime
     finished_at: datetime | None
     entries: list[SlipEntry]
+    supplement_requests: int = 0
+    supplement_hours: float = 0.0
+    documents: list[DocumentIssue] = field(default_factory=list)
+    alerts: list[OfficialAlert] = field(default_factory=list)
+    # A message for the applicant although the status did not change (an apology).
+    notice: str | None = None
+
+
+@dataclass
+class SupplementRecord:
+    dossier_code: str
+    round: int  # the dossier's n-th supplement request
+    submission: SupplementSubmission
+
+
+@dataclass
+class ConsultationRecord:
+    id: str
+    input: ConsultationInput
+    status: str
+    answered_by: str | None
+    opinion: str | None
+    at: datetime
 
 
 @dataclass
@@ -72,12 +129,14 @@ class DossierActivities:
     def __init__(self, sessionmaker: Sessionmaker, gateway: PaymentGateway) -> None:
         self._sessionmaker = sessionmaker
         self._gateway = gateway
+        self._catalogs: dict[str, LoadedCatalog] = {}
 
     @activity.defn
     async def record_transition(self, record: TransitionRecord) -> None:
         """Bring the read model up to `record`, and queue the applicant's notification when the
         status changed. Updates are ordered by `seq`, so an old record delivered late never
-        moves the dossier backwards; slip entries and notifications are keyed by their seq."""
+        moves the dossier backwards; slip entries, documents, alerts and notifications are
+        keyed by their seq, so a retry adds none of them twice."""
         task = record.task
         async with self._sessionmaker.begin() as session:
             current = (
@@ -90,9 +149,14 @@ class DossierActivities:
             status_changed = current is not None and (
                 record.seq == 1 or current.status_code != record.status_code
             )
-            contacts = recipients(current.applicant) if current and status_changed else []
+            message = record.notice or (
+                status_message(record.code, record.status_code, record.due_at)
+                if status_changed
+                else None
+            )
+            contacts = recipients(current.applicant) if current and message else []
             if contacts:
-                # A new status for the applicant: into the outbox, in this same transaction.
+                # A message for the applicant: into the outbox, in this same transaction.
                 await session.execute(
                     insert(Notification)
                     .values(
@@ -103,9 +167,7 @@ class DossierActivities:
                                 "status_code": record.status_code,
                                 "channel": channel,
                                 "recipient": address,
-                                "message": status_message(
-                                    record.code, record.status_code, record.due_at
-                                ),
+                                "message": message,
                             }
                             for channel, address in contacts
                         ]
@@ -123,10 +185,13 @@ class DossierActivities:
                     step_name=task.step_name if task else None,
                     department=task.department if task else None,
                     role=task.role if task else None,
+                    assignee=task.assignee if task else None,
                     step_started_at=task.started_at if task else None,
                     step_due_at=task.due_at if task else None,
                     due_at=record.due_at,
                     finished_at=record.finished_at,
+                    supplement_requests=record.supplement_requests,
+                    supplement_hours=record.supplement_hours,
                     last_seq=record.seq,
                     updated_at=datetime.now().astimezone(),
                 )
@@ -151,6 +216,187 @@ class DossierActivities:
                         ]
                     )
                     .on_conflict_do_nothing(index_elements=["dossier_code", "seq"])
+                )
+            if record.alerts:
+                await session.execute(
+                    insert(OfficialAlertRow)
+                    .values(
+                        [
+                            {
+                                "dossier_code": record.code,
+                                "seq": record.seq,
+                                "kind": a.kind,
+                                "department": a.department,
+                                "role": a.role,
+                                "assignee": a.assignee,
+                                "message": f"{record.code}: {a.message}",
+                            }
+                            for a in record.alerts
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["dossier_code", "seq", "kind"])
+                )
+            for issue in record.documents:
+                issued_at = record.entries[-1].at if record.entries else datetime.now().astimezone()
+                await self._issue(session, record.code, record.seq, issue, issued_at)
+
+    async def _issue(
+        self,
+        session: AsyncSession,
+        code: str,
+        seq: int,
+        issue: DocumentIssue,
+        issued_at: datetime,
+    ) -> Document:
+        """Render and store a document once: a retry finds the one it stored."""
+        kind = DocumentKind(issue.kind)
+        query = select(Document).where(
+            Document.dossier_code == code, Document.kind == kind, Document.seq == seq
+        )
+        existing = await session.scalar(query)
+        if existing is not None:
+            return existing
+        dossier = await session.get_one(Dossier, code)
+        context = await self._document_context(session, dossier, issue, issued_at)
+        rendered = render_document(kind, context)
+        await session.execute(
+            insert(Document)
+            .values(
+                id=uuid.uuid4(),
+                dossier_code=code,
+                kind=kind,
+                seq=seq,
+                name=rendered.name,
+                content_type=rendered.content_type,
+                sha256=hashlib.sha256(rendered.content).hexdigest(),
+                content=rendered.content,
+                issued_at=issued_at,
+            )
+            .on_conflict_do_nothing(index_elements=["dossier_code", "kind", "seq"])
+        )
+        stored = await session.scalar(query)
+        assert stored is not None
+        return stored
+
+    async def _catalog(self, session: AsyncSession, version: str) -> LoadedCatalog:
+        """The catalog version a dossier pinned (names of its agency, departments, steps)."""
+        catalog = self._catalogs.get(version)
+        if catalog is None:
+            content = await catalog_content(session, version)
+            assert content is not None, f"catalog version {version} is not recorded"
+            catalog = self._catalogs[version] = LoadedCatalog(Catalog.model_validate(content))
+        return catalog
+
+    async def _document_context(
+        self, session: AsyncSession, dossier: Dossier, issue: DocumentIssue, issued_at: datetime
+    ) -> DocumentContext:
+        catalog = await self._catalog(session, dossier.catalog_version)
+        procedure = catalog.procedures[dossier.procedure_code]
+        component_names = {c.code: c.name for c in procedure.components}
+        apology = issue.kind == DocumentKind.APOLOGY
+        return DocumentContext(
+            agency_name=catalog.agencies[dossier.agency_code].name,
+            procedure_code=procedure.code,
+            procedure_name=procedure.name,
+            dossier_code=dossier.code,
+            applicant_name=str(dossier.applicant.get("full_name", "")),
+            applicant_id=str(dossier.applicant.get("id_number", "")),
+            received_at=dossier.received_at,
+            # An apology shows the appointment it moves, and the new one.
+            due_at=issue.previous_due_at if apology and issue.previous_due_at else dossier.due_at,
+            new_due_at=dossier.due_at if apology else None,
+            issued_at=issued_at,
+            issued_by=issue.issued_by,
+            components=[
+                component_names.get(d["component"], d["component"]) for d in dossier.documents
+            ],
+            missing_components=[component_names.get(c, c) for c in issue.components],
+            note=issue.note,
+            slip_rows=(
+                await self._slip_rows(session, dossier.code, catalog)
+                if issue.kind == DocumentKind.CONTROL_SLIP
+                else []
+            ),
+        )
+
+    @staticmethod
+    async def _slip_rows(
+        session: AsyncSession, code: str, catalog: LoadedCatalog
+    ) -> list[ControlSlipRow]:
+        """The control slip: each entry, from the unit that held the dossier to the next."""
+        entries = list(
+            await session.scalars(
+                select(SlipEntryRow)
+                .where(SlipEntryRow.dossier_code == code)
+                .order_by(SlipEntryRow.seq)
+            )
+        )
+        dossier = await session.get_one(Dossier, code)
+        steps = {s.key: s.name for s in catalog.procedures[dossier.procedure_code].steps}
+        names = {
+            **{str(k): v for k, v in DESK_STEP_NAMES.items()},
+            "supplement": SUPPLEMENT_STEP_NAME,
+            **steps,
+        }
+        units = {d.code: d.name for d in catalog.catalog.departments}
+        rows = []
+        for entry, following in zip(entries, [*entries[1:], None], strict=True):
+            receiver = following.department if following else entry.department
+            rows.append(
+                ControlSlipRow(
+                    step_name=names.get(entry.step_key, entry.step_key),
+                    from_unit=units.get(entry.department, entry.department),
+                    to_unit=units.get(receiver, receiver),
+                    person=entry.actor,
+                    at=entry.at,
+                    timeliness=entry.timeliness,
+                )
+            )
+        return rows
+
+    @activity.defn
+    async def record_supplement(self, record: SupplementRecord) -> None:
+        """Add what the applicant sent to the dossier's documents (once per supplement round)."""
+        async with self._sessionmaker.begin() as session:
+            dossier = await session.get_one(Dossier, record.dossier_code, with_for_update=True)
+            supplied = [
+                {"component": c.component_code, "file_id": c.file_id, "supplement": record.round}
+                for c in record.submission.components
+            ]
+            if not any(d.get("supplement") == record.round for d in dossier.documents):
+                dossier.documents = [*dossier.documents, *supplied]
+
+    @activity.defn
+    async def record_consultation(self, record: ConsultationRecord) -> None:
+        """The consulted department's row: opened when asked, closed when answered, unanswered
+        in time, or cancelled. Closing twice changes nothing."""
+        asked = record.input
+        async with self._sessionmaker.begin() as session:
+            await session.execute(
+                insert(Consultation)
+                .values(
+                    id=record.id,
+                    dossier_code=asked.dossier_code,
+                    step_key=asked.step_key,
+                    department=asked.department,
+                    role=asked.role,
+                    question=asked.question,
+                    asked_at=asked.asked_at,
+                    due_at=asked.due_at,
+                    status="open",
+                )
+                .on_conflict_do_nothing(index_elements=["id"])
+            )
+            if record.status != "open":
+                await session.execute(
+                    update(Consultation)
+                    .where(Consultation.id == record.id, Consultation.status == "open")
+                    .values(
+                        status=record.status,
+                        answered_by=record.answered_by,
+                        opinion=record.opinion,
+                        closed_at=record.at,
+                    )
                 )
 
     @activity.defn
@@ -210,41 +456,11 @@ class DossierActivities:
     async def issue_document(self, request: IssueDocumentInput) -> IssuedDocument:
         """Issue the dossier's result (or written refusal) once; a retry returns the same one."""
         async with self._sessionmaker.begin() as session:
-            existing = await session.scalar(
-                select(Document).where(
-                    Document.dossier_code == request.dossier_code, Document.kind == request.kind
-                )
+            document = await self._issue(
+                session,
+                request.dossier_code,
+                0,
+                DocumentIssue(request.kind, None, request.note),
+                request.issued_at,
             )
-            if existing is None:
-                dossier = await session.get_one(Dossier, request.dossier_code)
-                rendered = render_decision(
-                    kind=request.kind,
-                    dossier_code=dossier.code,
-                    procedure_code=dossier.procedure_code,
-                    applicant_name=str(dossier.applicant.get("full_name", "")),
-                    applicant_id=str(dossier.applicant.get("id_number", "")),
-                    note=request.note,
-                    issued_at=request.issued_at,
-                )
-                await session.execute(
-                    insert(Document)
-                    .values(
-                        id=uuid.uuid4(),
-                        dossier_code=dossier.code,
-                        kind=request.kind,
-                        name=rendered.name,
-                        content_type=rendered.content_type,
-                        sha256=hashlib.sha256(rendered.content).hexdigest(),
-                        content=rendered.content,
-                        issued_at=request.issued_at,
-                    )
-                    .on_conflict_do_nothing(index_elements=["dossier_code", "kind"])
-                )
-                existing = await session.scalar(
-                    select(Document).where(
-                        Document.dossier_code == request.dossier_code,
-                        Document.kind == request.kind,
-                    )
-                )
-            assert existing is not None
-            return IssuedDocument(str(existing.id), existing.name, existing.sha256)
+            return IssuedDocument(str(document.id), document.name, document.sha256)

@@ -101,7 +101,11 @@ class WorkingCalendar:
         """
         if hours < 0:
             raise ValueError("hours must not be negative")
-        remaining = timedelta(hours=hours)
+        return self.add_working_time(start, timedelta(hours=hours))
+
+    def add_working_time(self, start: datetime, span: timedelta) -> datetime:
+        """`add_working_hours` for an exact span (no rounding through float hours)."""
+        remaining = span
         moment = start.astimezone(VN_TZ)
         day = moment.date()
         while True:
@@ -136,6 +140,14 @@ class WorkingCalendar:
                     total += max(overlap, timedelta(0))
             day += timedelta(days=1)
         return total
+
+    def resume(self, due_at: datetime, paused_at: datetime, resumed_at: datetime) -> datetime:
+        """The due time after the clock stood still from `paused_at` to `resumed_at` (while the
+        applicant supplemented): the working time that was left is left again. A due time that
+        had already passed stays where it was."""
+        if due_at <= paused_at:
+            return due_at
+        return self.add_working_time(resumed_at, self.working_time_between(paused_at, due_at))
 
     def is_office_time(self, moment: datetime) -> bool:
         """Within office hours of a working day (a period's closing time included)."""

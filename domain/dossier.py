@@ -44,17 +44,39 @@ class Action(StrEnum):
     CONFIRM_PAYMENT = "confirm_payment"
     DELIVER = "deliver"
     CONFIRM_WITHDRAWAL = "confirm_withdrawal"
+    # Asides: the step stays where it is.
+    REQUEST_SUPPLEMENT = "request_supplement"  # form 02: the applicant completes the dossier
+    CONSULT = "consult"  # ask other departments for opinions (liên thông)
+    REASSIGN = "reassign"  # hand the step to another official of the department
+    EXTEND = "extend"  # the desk's apology with a new appointment date (form 04)
 
 
 ACTIONS_BY_STAGE: dict[Stage, frozenset[Action]] = {
-    Stage.INTAKE: frozenset({Action.ACCEPT, Action.REFUSE}),
-    Stage.REVIEW: frozenset({Action.APPROVE, Action.REJECT, Action.RETURN}),
-    Stage.PAYMENT: frozenset({Action.CONFIRM_PAYMENT}),
-    Stage.DELIVERY: frozenset({Action.DELIVER}),
+    Stage.INTAKE: frozenset(
+        {Action.ACCEPT, Action.REFUSE, Action.REQUEST_SUPPLEMENT, Action.REASSIGN}
+    ),
+    Stage.REVIEW: frozenset(
+        {
+            Action.APPROVE,
+            Action.REJECT,
+            Action.RETURN,
+            Action.REQUEST_SUPPLEMENT,
+            Action.CONSULT,
+            Action.REASSIGN,
+        }
+    ),
+    Stage.PAYMENT: frozenset({Action.CONFIRM_PAYMENT, Action.REASSIGN}),
+    Stage.DELIVERY: frozenset({Action.DELIVER, Action.REASSIGN}),
 }
 
-# A negative decision must say why.
-ACTIONS_NEEDING_REASON = frozenset({Action.REFUSE, Action.REJECT, Action.RETURN})
+# A negative decision must say why; so must a supplement request (what is missing, in one
+# list) and an apology (why the appointment cannot be met).
+ACTIONS_NEEDING_REASON = frozenset(
+    {Action.REFUSE, Action.REJECT, Action.RETURN, Action.REQUEST_SUPPLEMENT, Action.EXTEND}
+)
+
+# The head of a department may act for its officials in these.
+HEAD_ROLE = "head"
 
 
 class Outcome(StrEnum):
@@ -89,6 +111,22 @@ class SlipAction(StrEnum):
     RESULT_ISSUED = "result_issued"
     RESULT_PUBLISHED = "result_published"
     WITHDRAWAL_REQUESTED = "withdrawal_requested"
+    STEP_REMINDED = "step_reminded"  # 75% of the step's allotted time has passed
+    SUPPLEMENTED = "supplemented"  # the applicant sent what was missing; the clock resumes
+    CONSULTATION_ANSWERED = "consultation_answered"
+    CONSULTATION_UNANSWERED = "consultation_unanswered"
+
+
+class DocumentKind(StrEnum):
+    """The documents a dossier can be issued, with the national form numbers."""
+
+    RECEIPT = "receipt"  # form 01: receipt and appointment slip
+    SUPPLEMENT_REQUEST = "supplement_request"  # form 02
+    INTAKE_REFUSAL = "intake_refusal"  # form 03
+    APOLOGY = "apology"  # form 04: apology with a new appointment date
+    CONTROL_SLIP = "control_slip"  # forms 05/06
+    RESULT = "result"
+    REFUSAL = "refusal"  # a negative decision at review
 
 
 def pays_through_gateway(level: str, channel: str) -> bool:
@@ -100,6 +138,15 @@ def pays_through_gateway(level: str, channel: str) -> bool:
 class StepSpec:
     key: str
     name: str
+    department: str
+    role: str
+    hours: float
+    # Departments this step may ask for opinions, and the working hours they have to answer.
+    consults: list[ConsultSpec] = field(default_factory=list)
+
+
+@dataclass
+class ConsultSpec:
     department: str
     role: str
     hours: float
@@ -132,16 +179,28 @@ class Task:
     role: str
     started_at: datetime
     due_at: datetime | None
+    # The official the step was handed to; unset, anyone of the department and role may act.
+    assignee: str | None = None
+    # When the assignee is reminded (75% of the allotted time), and whether the reminder and
+    # the escalation at the due time already went out.
+    remind_at: datetime | None = None
+    reminded: bool = False
+    overdue: bool = False
 
 
 # The one-stop desk's own steps, around the procedure's internal process.
 WITHDRAWAL_STEP = "withdrawal"
+SUPPLEMENT_STEP = "supplement"
 DESK_STEP_NAMES = {
     Stage.INTAKE: "Tiếp nhận hồ sơ",
     Stage.PAYMENT: "Thu phí, lệ phí",
     Stage.DELIVERY: "Trả kết quả",
     WITHDRAWAL_STEP: "Xác nhận rút hồ sơ",
 }
+SUPPLEMENT_STEP_NAME = "Bổ sung, hoàn thiện hồ sơ"
+APPLICANT_ROLE = "applicant"
+
+REMINDER_SHARE = 0.75  # of a step's allotted time, when its assignee is reminded
 
 
 def desk_task(
@@ -196,3 +255,7 @@ class DossierState:
     due_at: datetime
     finished_at: datetime | None
     history: list[SlipEntry] = field(default_factory=list)
+    # Decision 766: the time spent supplementing is not counted, and a second request for a
+    # supplement makes the dossier late.
+    supplement_requests: int = 0
+    supplement_hours: float = 0.0

@@ -83,6 +83,9 @@ class Dossier(Base):
     step_started_at: Mapped[datetime | None]
     step_due_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
+    assignee: Mapped[str | None]
+    supplement_requests: Mapped[int] = mapped_column(SmallInteger, default=0)
+    supplement_hours: Mapped[float] = mapped_column(default=0.0)
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(server_default="now()")
 
@@ -139,6 +142,7 @@ class Document(Base):
     sha256: Mapped[str]
     content: Mapped[bytes] = mapped_column(LargeBinary)
     issued_at: Mapped[datetime]
+    seq: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class Notification(Base):
@@ -152,3 +156,32 @@ class Notification(Base):
     message: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(server_default="now()")
     sent_at: Mapped[datetime | None]
+
+
+class Consultation(Base):
+    __tablename__ = "consultations"
+    id: Mapped[str] = mapped_column(primary_key=True)
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"))
+    step_key: Mapped[str]
+    department: Mapped[str]
+    role: Mapped[str]
+    question: Mapped[str | None]
+    asked_at: Mapped[datetime]
+    due_at: Mapped[datetime]
+    status: Mapped[str]
+    answered_by: Mapped[str | None]
+    opinion: Mapped[str | None]
+    closed_at: Mapped[datetime | None]
+
+
+class OfficialAlertRow(Base):
+    __tablename__ = "official_alerts"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"))
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str]
+    department: Mapped[str]
+    role: Mapped[str]
+    assignee: Mapped[str | None]
+    message: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
+import pypdfium2 as pdfium
 
 APPLICANT = {
     "kind": "individual",
@@ -15,6 +16,15 @@ APPLICANT = {
     "email": "an.nguyen@example.vn",
     "address": "12 Lê Lợi, xã Mỹ Yên, tỉnh Tây Ninh",
 }
+
+
+def pdf_text(content: bytes) -> str:
+    """The text a PDF reader finds in a document, every page."""
+    document = pdfium.PdfDocument(content)
+    try:
+        return "\n".join(page.get_textpage().get_text_range() for page in document)
+    finally:
+        document.close()
 
 
 @dataclass

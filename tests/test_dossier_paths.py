@@ -6,7 +6,7 @@ import uuid
 import httpx
 import pytest
 
-from tests.client import APPLICANT, DESK, ApiClient
+from tests.client import APPLICANT, DESK, ApiClient, pdf_text
 from tests.conftest import Stack
 
 HKD = "1.001612"  # household business: full online, fee, 3 review steps (KT, KT, LD)
@@ -43,7 +43,7 @@ async def test_rejection_at_review_returns_a_written_refusal(api: ApiClient) -> 
     assert "approve" not in [e["action"] for e in state["history"]]
     result = await api.http.get(f"/api/v1/dossiers/{code}/result", headers={"X-Lookup-Key": key})
     assert result.status_code == 200
-    assert "Tên hộ kinh doanh bị trùng" in result.text
+    assert "Tên hộ kinh doanh bị trùng" in pdf_text(result.content)
     # A rejected dossier asks for no fee.
     payment = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
     assert payment.status_code == 404

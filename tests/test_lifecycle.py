@@ -10,7 +10,7 @@ from domain.catalog import load_catalog
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.dossiers import recent_notifications
-from tests.client import ApiClient, username
+from tests.client import ApiClient, pdf_text, username
 
 CATALOG = load_catalog(Settings().catalog_path)
 
@@ -73,7 +73,8 @@ async def test_each_procedure_through_to_delivery(
 
     result = await api.http.get(f"/api/v1/dossiers/{code}/result", headers={"X-Lookup-Key": key})
     assert result.status_code == 200
-    assert code in result.text and "Nguyễn Văn An" in result.text
+    text = pdf_text(result.content)
+    assert code in text and "Nguyễn Văn An" in text
 
     # The applicant was told of every status, by e-mail and SMS, once each.
     async with sessionmaker() as session:

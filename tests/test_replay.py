@@ -22,13 +22,13 @@ from temporalio.worker import Replayer
 
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
-from workflows.dossier import DossierWorkflow
+from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
 
 
 def _replayer() -> Replayer:
-    return Replayer(workflows=[DossierWorkflow])
+    return Replayer(workflows=WORKFLOWS)
 
 
 def _recorded() -> list[WorkflowHistory]:

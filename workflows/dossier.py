@@ -16,19 +16,28 @@ from temporalio.exceptions import ApplicationError
 with workflow.unsafe.imports_passed_through():
     from activities.dossier_activities import (
         DeskPaymentInput,
+        DocumentIssue,
         DossierActivities,
         IssueDocumentInput,
+        OfficialAlert,
         PaymentRequestInput,
+        SupplementRecord,
         TransitionRecord,
     )
     from domain.calendar import VN_TZ
     from domain.dossier import (
         ACTIONS_BY_STAGE,
         ACTIONS_NEEDING_REASON,
+        APPLICANT_ROLE,
+        HEAD_ROLE,
+        REMINDER_SHARE,
+        SUPPLEMENT_STEP,
+        SUPPLEMENT_STEP_NAME,
         SYSTEM_ACTOR,
         WITHDRAWAL_STEP,
         Action,
         DeliveryMethod,
+        DocumentKind,
         DossierState,
         Outcome,
         SlipAction,
@@ -41,20 +50,28 @@ with workflow.unsafe.imports_passed_through():
         pays_through_gateway,
     )
     from workflows import search_attributes as sa
+    from workflows.consultation import ConsultationWorkflow
     from workflows.messages import (
         ACTION_NOT_ALLOWED,
+        INVALID_REQUEST,
         NOT_YOUR_STEP,
         REASON_REQUIRED,
         ActionRequest,
         ActionResult,
+        ConsultationInput,
+        ConsultationOutcome,
         DossierInput,
         DossierOutcome,
         PaymentConfirmation,
+        SupplementSubmission,
         WithdrawalRequest,
     )
 
 ONLINE_PAYMENT_STEP = "Nộp phí, lệ phí trực tuyến"
-APPLICANT_ROLE = "applicant"
+
+# Behaviour added since dossiers started running: histories from before each patch replay
+# without it (see tests/test_replay.py).
+STEP_REMINDERS = "step-reminders"
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Activities retry until they succeed: the database coming back is the normal end of an outage.
@@ -68,6 +85,10 @@ class _WithdrawalRequested(Exception):
     """Raised at a wait when the applicant asked to withdraw: processing stops there."""
 
 
+def _refuse(message: str, error_type: str = ACTION_NOT_ALLOWED) -> ApplicationError:
+    return ApplicationError(message, type=error_type, non_retryable=True)
+
+
 def _timeliness(finished_at: datetime, due_at: datetime | None) -> str | None:
     """Early (before the due day), on time (on the due day, by the due time), or late."""
     if due_at is None:
@@ -77,6 +98,10 @@ def _timeliness(finished_at: datetime, due_at: datetime | None) -> str | None:
     if finished_at.astimezone(VN_TZ).date() < due_at.astimezone(VN_TZ).date():
         return "early"
     return "on_time"
+
+
+def _local(moment: datetime) -> str:
+    return moment.astimezone(VN_TZ).strftime("%d/%m/%Y %H:%M")
 
 
 @workflow.defn
@@ -90,11 +115,9 @@ class DossierWorkflow:
         self._outcome = Outcome.PENDING
         # The desk holds a dossier from the moment it is received, so an official may act on
         # it before the workflow's first step has run.
-        self._task: Task | None = desk_task(
-            input.procedure,
-            Stage.INTAKE,
-            input.received_at,
-            self._calendar.add_working_hours(input.received_at, input.procedure.intake_hours),
+        self._task: Task | None = self._new_task(
+            desk_task(input.procedure, Stage.INTAKE, input.received_at, None),
+            input.procedure.intake_hours,
         )
         self._due_at = input.due_at
         self._finished_at: datetime | None = None
@@ -112,6 +135,15 @@ class DossierWorkflow:
         self._withdrawal: WithdrawalRequest | None = None
         self._stopping = False
         self._step_index = 0  # of the review step in progress
+        # Supplements: what the applicant was asked for, what they sent, and the working time
+        # the clock stood still (Decision 766 subtracts it; a second request makes it late).
+        self._missing: list[str] = []
+        self._supplied: SupplementSubmission | None = None
+        self._supplement_requests = 0
+        self._supplement_time = timedelta(0)
+        # Departments whose opinions the current step is waiting for.
+        self._consulting: list[str] = []
+        self._consultation_rounds = 0
 
     # ---- the lifecycle -------------------------------------------------------------------
 
@@ -132,24 +164,29 @@ class DossierWorkflow:
 
     async def _process(self) -> None:
         procedure = self._input.procedure
-        # Intake: the one-stop desk accepts or refuses.
-        request = await self._await_action()
+        # Intake: the one-stop desk accepts or refuses (after supplements, if any).
+        request = await self._await_decision()
         if request.action == Action.REFUSE:
-            await self._finish(StatusCode.REFUSED, Outcome.REFUSED)
+            await self._finish(
+                StatusCode.REFUSED,
+                Outcome.REFUSED,
+                DocumentIssue(DocumentKind.INTAKE_REFUSAL, request.actor.username, request.note),
+            )
             return
         self._status, self._stage = StatusCode.ACCEPTED, Stage.ROUTING
 
-        # Routing: the pinned internal process decides the departments, in order.
+        # Routing: the pinned internal process decides the departments, in order. The receipt
+        # and appointment slip (form 01) goes to the applicant.
         route = " → ".join(f"{s.key}@{s.department}" for s in procedure.steps)
         self._note(SlipAction.ROUTED, actor=SYSTEM_ACTOR, note=route)
-        await self._record()
+        await self._record(documents=[DocumentIssue(DocumentKind.RECEIPT, request.actor.username)])
 
         # Review: each step is a human task for its department and role.
         self._status, self._stage = StatusCode.IN_PROCESS, Stage.REVIEW
         self._step_index = 0
         while self._step_index < len(procedure.steps):
             await self._start_step(procedure.steps[self._step_index])
-            request = await self._await_action()
+            request = await self._await_decision()
             if request.action == Action.REJECT:
                 self._outcome = Outcome.REJECTED
                 break
@@ -175,7 +212,7 @@ class DossierWorkflow:
         self._task = desk_task(self._input.procedure, WITHDRAWAL_STEP, workflow.now(), None)
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
-        await self._await_action()
+        await self._await_decision()
         if workflow.patched("settle-payment-on-withdrawal"):
             # A fee not yet paid is cancelled; one already paid is owed back.
             await workflow.execute_local_activity_method(
@@ -221,7 +258,7 @@ class DossierWorkflow:
             return
         # Paid at the desk, recorded by the official who took the fee.
         await self._hold_at_desk(Stage.PAYMENT, due_at=None)
-        request = await self._await_action()
+        request = await self._await_decision()
         await workflow.execute_local_activity_method(
             DossierActivities.record_desk_payment,
             DeskPaymentInput(
@@ -254,10 +291,167 @@ class DossierWorkflow:
             self._note(SlipAction.RESULT_PUBLISHED, actor=SYSTEM_ACTOR)
         else:
             await self._hold_at_desk(Stage.DELIVERY, due_at=self._due_at)
-            await self._await_action()
+            await self._await_decision()
         await self._finish(StatusCode.RESULT_RETURNED, self._outcome)
 
+    # ---- asides: supplements and consultations ------------------------------------------------
+
+    async def _supplement(self, request: ActionRequest) -> None:
+        """The applicant completes the dossier (form 02). The clock stands still meanwhile:
+        every due time moves on by the working time the applicant took."""
+        held, status = self._task, self._status
+        assert held is not None
+        paused_at = workflow.now()
+        self._supplement_requests += 1
+        self._missing = list(request.components)
+        self._status = StatusCode.SUPPLEMENT_REQUESTED
+        self._task = Task(
+            step_key=SUPPLEMENT_STEP,
+            step_name=SUPPLEMENT_STEP_NAME,
+            department=self._input.procedure.desk_department,
+            role=APPLICANT_ROLE,
+            started_at=paused_at,
+            due_at=None,
+        )
+        self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
+        await self._record(
+            documents=[
+                DocumentIssue(
+                    DocumentKind.SUPPLEMENT_REQUEST,
+                    request.actor.username,
+                    request.note,
+                    components=list(request.components),
+                )
+            ]
+        )
+        self._answer_officials()
+        await workflow.wait_condition(
+            lambda: self._supplied is not None or self._withdrawal is not None
+        )
+        supplied, self._supplied = self._supplied, None
+        if supplied is None:
+            raise _WithdrawalRequested
+        self._tickets_taken += 1
+        await workflow.execute_local_activity_method(
+            DossierActivities.record_supplement,
+            SupplementRecord(self._input.code, self._supplement_requests, supplied),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+        resumed_at = workflow.now()
+        self._supplement_time += self._calendar.working_time_between(paused_at, resumed_at)
+        self._due_at = self._calendar.resume(self._due_at, paused_at, resumed_at)
+        for attribute in ("due_at", "remind_at"):
+            moment = getattr(held, attribute)
+            if moment is not None:
+                setattr(held, attribute, self._calendar.resume(moment, paused_at, resumed_at))
+        self._status, self._task, self._missing = status, held, []
+        self._note(SlipAction.SUPPLEMENTED, actor=APPLICANT_ROLE, note=supplied.note)
+        await self._record()
+
+    async def _consult(self, request: ActionRequest) -> None:
+        """Ask other departments for their opinions, in parallel; the step goes on when all
+        have answered or their allotted time ran out."""
+        task = self._task
+        assert task is not None
+        step = self._input.procedure.steps[self._step_index]
+        asked = [
+            c
+            for c in step.consults
+            if not request.departments or c.department in request.departments
+        ]
+        self._consultation_rounds += 1
+        now = workflow.now()
+        children = [
+            await workflow.start_child_workflow(
+                ConsultationWorkflow.run,
+                ConsultationInput(
+                    dossier_code=self._input.code,
+                    step_key=task.step_key,
+                    department=spec.department,
+                    role=spec.role,
+                    question=request.note,
+                    asked_at=now,
+                    due_at=self._calendar.add_working_hours(now, spec.hours),
+                ),
+                id=f"{self._input.code}-consult-{self._consultation_rounds}-{spec.department}",
+            )
+            for spec in asked
+        ]
+        self._consulting = [spec.department for spec in asked]
+        await self._record()
+        self._answer_officials()
+        await workflow.wait_condition(
+            lambda: all(child.done() for child in children) or self._withdrawal is not None
+        )
+        if not all(child.done() for child in children):
+            for child in children:
+                child.cancel()
+            raise _WithdrawalRequested
+        for child in children:
+            outcome: ConsultationOutcome = child.result()
+            if outcome.answered_by is None:
+                self._note(
+                    SlipAction.CONSULTATION_UNANSWERED,
+                    actor=SYSTEM_ACTOR,
+                    note=f"{outcome.department}: no opinion within the allotted time",
+                )
+            else:
+                self._note(
+                    SlipAction.CONSULTATION_ANSWERED,
+                    actor=outcome.answered_by,
+                    note=f"{outcome.department}: {outcome.opinion}",
+                )
+        self._consulting = []
+        await self._record()
+
+    async def _reassign(self, request: ActionRequest) -> None:
+        task, assignee = self._task, request.assignee
+        assert task is not None and assignee is not None
+        task.assignee = assignee.username
+        self._note(Action.REASSIGN, actor=request.actor.username, note=assignee.username)
+        await self._record(
+            alerts=[
+                OfficialAlert(
+                    "assigned",
+                    task.department,
+                    task.role,
+                    assignee.username,
+                    f"{task.step_name}: giao cho {assignee.username}, hạn {self._due_text(task)}",
+                )
+            ]
+        )
+
+    async def _extend(self, request: ActionRequest) -> None:
+        """The desk's apology with a new appointment date (form 04), sent to the applicant."""
+        assert request.new_due_at is not None
+        previous, self._due_at = self._due_at, request.new_due_at
+        self._note(
+            Action.EXTEND,
+            actor=request.actor.username,
+            note=f"{_local(previous)} → {_local(self._due_at)}: {request.note}",
+        )
+        await self._record(
+            documents=[
+                DocumentIssue(
+                    DocumentKind.APOLOGY,
+                    request.actor.username,
+                    request.note,
+                    previous_due_at=previous,
+                )
+            ],
+            notice=f"Hồ sơ {self._input.code}: xin lỗi vì chậm trả kết quả; hẹn lại "
+            f"{_local(self._due_at)}.",
+        )
+
     # ---- tasks and the control slip --------------------------------------------------------
+
+    def _new_task(self, task: Task, hours: float) -> Task:
+        """`task` with its due time `hours` of working time after it starts, and the reminder
+        at three quarters of that."""
+        task.due_at = self._calendar.add_working_hours(task.started_at, hours)
+        task.remind_at = self._calendar.add_working_hours(task.started_at, hours * REMINDER_SHARE)
+        return task
 
     async def _hold_at_desk(self, stage: Stage, due_at: datetime | None) -> None:
         self._stage = stage
@@ -266,45 +460,123 @@ class DossierWorkflow:
         await self._record()
 
     async def _start_step(self, step: StepSpec) -> None:
-        now = workflow.now()
-        self._task = Task(
-            step_key=step.key,
-            step_name=step.name,
-            department=step.department,
-            role=step.role,
-            started_at=now,
-            due_at=self._calendar.add_working_hours(now, step.hours),
+        self._task = self._new_task(
+            Task(
+                step_key=step.key,
+                step_name=step.name,
+                department=step.department,
+                role=step.role,
+                started_at=workflow.now(),
+                due_at=None,
+            ),
+            step.hours,
         )
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
 
+    async def _await_decision(self) -> ActionRequest:
+        """Wait for the official's decision on the current task, taking the asides (a
+        supplement, a consultation) on the way. The decision closes the task at once (before
+        anything else is awaited), so no second action can be accepted for the same task."""
+        while True:
+            request = await self._await_action()
+            if request.action == Action.REQUEST_SUPPLEMENT:
+                await self._supplement(request)
+            elif request.action == Action.CONSULT:
+                await self._consult(request)
+            else:
+                self._task = None
+                return request
+
     async def _await_action(self) -> ActionRequest:
-        """Wait for an official's action on the current task, noting on the slip when the task
-        passes its due time. The action closes the task at once (before anything else is
-        awaited), so no second action can be accepted for the same task."""
+        """Wait for an official's action on the current task: at three quarters of its time
+        the assignee is reminded, at its due time it is marked late and its department's
+        head is told."""
         task = self._task
         assert task is not None
         self._answer_officials()
-        if task.due_at is not None:
-            try:
-                await workflow.wait_condition(
-                    self._woken, timeout=max(task.due_at - workflow.now(), timedelta(0))
-                )
-            except TimeoutError:
-                self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
-                await self._record()
+        woken = False
+        if task.remind_at is not None and not task.reminded and workflow.patched(STEP_REMINDERS):
+            woken = await self._wait_woken(task.remind_at)
+            if not woken:
+                task.reminded = True
+                self._note(SlipAction.STEP_REMINDED, actor=SYSTEM_ACTOR)
+                await self._record(alerts=[self._reminder(task)])
+        if (
+            not woken
+            and task.due_at is not None
+            and not task.overdue
+            and not await self._wait_woken(task.due_at)
+        ):
+            task.overdue = True
+            self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
+            await self._record(alerts=self._escalation(task))
         await workflow.wait_condition(self._woken)
         if self._pending is None:
             raise _WithdrawalRequested
         request = self._take_pending()
+        decides = request.action not in (Action.REQUEST_SUPPLEMENT, Action.CONSULT)
         self._note(
             request.action,
             actor=request.actor.username,
             note=request.note,
-            timeliness=_timeliness(workflow.now(), task.due_at),
+            timeliness=_timeliness(workflow.now(), task.due_at) if decides else None,
         )
-        self._task = None
         return request
+
+    async def _wait_woken(self, until: datetime) -> bool:
+        """Wait until woken (True) or until `until` (False)."""
+        try:
+            await workflow.wait_condition(
+                self._woken, timeout=max(until - workflow.now(), timedelta(0))
+            )
+        except TimeoutError:
+            return False
+        return True
+
+    def _reminder(self, task: Task) -> OfficialAlert:
+        return OfficialAlert(
+            "reminder",
+            task.department,
+            task.role,
+            task.assignee,
+            f"{task.step_name}: đã dùng 3/4 thời gian, hạn {self._due_text(task)}",
+        )
+
+    def _escalation(self, task: Task) -> list[OfficialAlert]:
+        """The department's head is told the step is late; the desk too, when the dossier's
+        appointment can no longer be met (it owes the applicant an apology before it passes)."""
+        alerts = [
+            OfficialAlert(
+                "overdue",
+                task.department,
+                HEAD_ROLE,
+                None,
+                f"{task.step_name} ({task.role}) quá hạn từ {self._due_text(task)}",
+            )
+        ]
+        steps = self._input.procedure.steps
+        left = (
+            sum(s.hours for s in steps[self._step_index + 1 :])
+            if self._stage == Stage.REVIEW
+            else 0.0
+        )
+        if self._calendar.add_working_hours(workflow.now(), left) > self._due_at:
+            alerts.append(
+                OfficialAlert(
+                    "apology_due",
+                    self._input.procedure.desk_department,
+                    self._input.procedure.desk_role,
+                    None,
+                    f"Hồ sơ không kịp hẹn {_local(self._due_at)}: gửi phiếu xin lỗi và hẹn lại "
+                    "(mẫu 04) trước thời hạn",
+                )
+            )
+        return alerts
+
+    @staticmethod
+    def _due_text(task: Task) -> str:
+        return _local(task.due_at) if task.due_at else "—"
 
     def _woken(self) -> bool:
         """An official acted, or the applicant asked to withdraw (while that is not yet being
@@ -323,10 +595,12 @@ class DossierWorkflow:
         self._tickets_taken += 1
         return request
 
-    async def _finish(self, status: StatusCode, outcome: Outcome) -> None:
+    async def _finish(
+        self, status: StatusCode, outcome: Outcome, document: DocumentIssue | None = None
+    ) -> None:
         self._status, self._stage, self._outcome, self._task = status, Stage.DONE, outcome, None
         self._finished_at = workflow.now()
-        await self._record()
+        await self._record(documents=[document] if document else [])
 
     def _note(
         self,
@@ -350,9 +624,16 @@ class DossierWorkflow:
         self._history.append(entry)
         self._unrecorded.append(entry)
 
-    async def _record(self) -> None:
-        """Write the current state and the new slip entries to the read model, and update the
-        search attributes."""
+    async def _record(
+        self,
+        *,
+        documents: list[DocumentIssue] | None = None,
+        alerts: list[OfficialAlert] | None = None,
+        notice: str | None = None,
+    ) -> None:
+        """Write the current state and the new slip entries to the read model, with the
+        documents to issue and the officials to alert at this point, and update the search
+        attributes."""
         self._record_seq += 1
         entries, self._unrecorded = self._unrecorded, []
         task = self._task
@@ -370,6 +651,11 @@ class DossierWorkflow:
                 due_at=self._due_at,
                 finished_at=self._finished_at,
                 entries=entries,
+                supplement_requests=self._supplement_requests,
+                supplement_hours=self._supplement_time.total_seconds() / 3600,
+                documents=documents or [],
+                alerts=alerts or [],
+                notice=notice,
             ),
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_ACTIVITY_RETRY,
@@ -412,8 +698,13 @@ class DossierWorkflow:
     async def act(self, request: ActionRequest) -> ActionResult:
         # Re-checked here: another update may have been accepted since the validator ran.
         self._check_action(request)
-        self._pending = request
-        await self._until_answered()
+        if request.action == Action.REASSIGN:
+            await self._reassign(request)
+        elif request.action == Action.EXTEND:
+            await self._extend(request)
+        else:
+            self._pending = request
+            await self._until_answered()
         return ActionResult(int(self._status), str(self._stage), self._task)
 
     async def _until_answered(self) -> None:
@@ -430,76 +721,159 @@ class DossierWorkflow:
         try:
             action = Action(request.action)
         except ValueError:
-            raise ApplicationError(
-                f"unknown action {request.action!r}", type=ACTION_NOT_ALLOWED, non_retryable=True
-            ) from None
+            raise _refuse(f"unknown action {request.action!r}") from None
+        if action == Action.EXTEND:
+            self._check_extension(request)
+        else:
+            self._check_step_action(action, request)
+        if action in ACTIONS_NEEDING_REASON and not (request.note and request.note.strip()):
+            raise _refuse(f"{action} needs a reason in `note`", REASON_REQUIRED)
+
+    def _check_step_action(self, action: Action, request: ActionRequest) -> None:
         task = self._task
+        code = self._input.code
         if self._pending is not None or task is None:
-            raise ApplicationError(
-                f"dossier {self._input.code} is not waiting for an action (stage {self._stage})",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
-            )
+            raise _refuse(f"dossier {code} is not waiting for an action (stage {self._stage})")
         if self._withdrawal is not None and not self._stopping:
-            raise ApplicationError(
-                f"the applicant's withdrawal of dossier {self._input.code} is being taken up: "
-                "look at the dossier again in a moment",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+            raise _refuse(
+                f"the applicant's withdrawal of dossier {code} is being taken up: look at the "
+                "dossier again in a moment"
+            )
+        if self._status == StatusCode.SUPPLEMENT_REQUESTED:
+            raise _refuse(f"dossier {code} is waiting for the applicant's supplement")
+        if self._consulting and action != Action.REASSIGN:
+            raise _refuse(
+                f"step {task.step_key} is waiting for the opinions of {', '.join(self._consulting)}"
             )
         if self._stopping:
             if action != Action.CONFIRM_WITHDRAWAL:
-                raise ApplicationError(
-                    f"{action} does not fit dossier {self._input.code}: the applicant asked to "
-                    "withdraw it; only confirm_withdrawal is accepted",
-                    type=ACTION_NOT_ALLOWED,
-                    non_retryable=True,
+                raise _refuse(
+                    f"{action} does not fit dossier {code}: the applicant asked to withdraw "
+                    "it; only confirm_withdrawal is accepted"
                 )
         elif action == Action.CONFIRM_WITHDRAWAL:
-            raise ApplicationError(
-                f"{action} does not fit dossier {self._input.code}: the applicant has not asked "
-                "to withdraw it",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+            raise _refuse(
+                f"{action} does not fit dossier {code}: the applicant has not asked to withdraw it"
             )
         elif action not in ACTIONS_BY_STAGE.get(self._stage, frozenset()):
-            raise ApplicationError(
-                f"{action} does not fit dossier {self._input.code}: it is at step "
-                f"{task.step_key} ({self._stage})",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+            raise _refuse(
+                f"{action} does not fit dossier {code}: it is at step {task.step_key} "
+                f"({self._stage})"
             )
+        if request.step_key is not None and request.step_key != task.step_key:
+            raise _refuse(
+                f"stale action: dossier {code} has moved from step {request.step_key} to "
+                f"{task.step_key}"
+            )
+        self._check_details(action, request, task)
+        self._check_actor(request, task)
+
+    def _check_actor(self, request: ActionRequest, task: Task) -> None:
+        """The step's department and role act on it (its assignee, once it has one); the
+        department's head may also hand it to another official."""
+        actor = request.actor
+        heads_department = actor.department == task.department and actor.role == HEAD_ROLE
+        if request.action == Action.REASSIGN and heads_department:
+            return
+        if (actor.department, actor.role) != (task.department, task.role):
+            raise _refuse(
+                f"step {task.step_key} belongs to department {task.department}, role {task.role}",
+                NOT_YOUR_STEP,
+            )
+        if task.assignee is not None and actor.username != task.assignee:
+            raise _refuse(f"step {task.step_key} is assigned to {task.assignee}", NOT_YOUR_STEP)
+
+    def _check_details(self, action: Action, request: ActionRequest, task: Task) -> None:
+        """What each action needs besides the right step and the right official."""
         if action == Action.RETURN and self._step_index == 0:
-            raise ApplicationError(
-                f"step {task.step_key} is the first review step: there is none to return to",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+            raise _refuse(
+                f"step {task.step_key} is the first review step: there is none to return to"
             )
         if action == Action.CONFIRM_PAYMENT and pays_through_gateway(
             self._input.procedure.level, self._input.channel
         ):
-            raise ApplicationError(
-                f"dossier {self._input.code} is paid online through the payment gateway",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+            raise _refuse(f"dossier {self._input.code} is paid online through the payment gateway")
+        if action == Action.REASSIGN:
+            assignee = request.assignee
+            if assignee is None:
+                raise _refuse(
+                    "reassign needs the official who takes the step over", INVALID_REQUEST
+                )
+            if (assignee.department, assignee.role) != (task.department, task.role):
+                raise _refuse(
+                    f"{assignee.username} cannot take step {task.step_key}: it needs department "
+                    f"{task.department}, role {task.role}",
+                    INVALID_REQUEST,
+                )
+        if action == Action.CONSULT:
+            offered = {c.department for c in self._input.procedure.steps[self._step_index].consults}
+            if not offered:
+                raise _refuse(f"step {task.step_key} consults no other department")
+            unknown = sorted(set(request.departments) - offered)
+            if unknown:
+                raise _refuse(
+                    f"step {task.step_key} may consult {', '.join(sorted(offered))}, "
+                    f"not {', '.join(unknown)}",
+                    INVALID_REQUEST,
+                )
+
+    def _check_extension(self, request: ActionRequest) -> None:
+        """The apology comes from the desk, with a later appointment, before the old one
+        passes, while the dossier is still being processed."""
+        procedure, code = self._input.procedure, self._input.code
+        actor = request.actor
+        if (actor.department, actor.role) != (procedure.desk_department, procedure.desk_role):
+            raise _refuse(
+                f"the apology and new appointment of dossier {code} are the one-stop desk's "
+                f"({procedure.desk_department}, {procedure.desk_role})",
+                NOT_YOUR_STEP,
             )
-        if request.step_key is not None and request.step_key != task.step_key:
-            raise ApplicationError(
-                f"stale action: dossier {self._input.code} has moved from step "
-                f"{request.step_key} to {task.step_key}",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+        if self._stage == Stage.DONE or self._status >= StatusCode.PROCESSED or self._withdrawal:
+            raise _refuse(f"dossier {code} is no longer being processed: nothing to extend")
+        now = workflow.now()
+        if now >= self._due_at:
+            raise _refuse(
+                f"the appointment of dossier {code} passed at {_local(self._due_at)}: the "
+                "apology had to come before it"
             )
-        if (request.actor.department, request.actor.role) != (task.department, task.role):
-            raise ApplicationError(
-                f"step {task.step_key} belongs to department {task.department}, role {task.role}",
-                type=NOT_YOUR_STEP,
-                non_retryable=True,
+        new_due_at = request.new_due_at
+        if new_due_at is None or new_due_at <= self._due_at:
+            raise _refuse(
+                f"extend needs `new_due_at` later than the current appointment "
+                f"({_local(self._due_at)})",
+                INVALID_REQUEST,
             )
-        if action in ACTIONS_NEEDING_REASON and not (request.note and request.note.strip()):
-            raise ApplicationError(
-                f"{action} needs a reason in `note`", type=REASON_REQUIRED, non_retryable=True
+        if not self._calendar.is_office_time(new_due_at):
+            raise _refuse(
+                f"the new appointment {_local(new_due_at)} is outside office hours or on a day off",
+                INVALID_REQUEST,
             )
+
+    @workflow.update
+    async def supplement(self, submission: SupplementSubmission) -> ActionResult:
+        """The applicant sends what was missing; the dossier goes back where it was."""
+        self._check_supplement(submission)
+        self._supplied = submission
+        await self._until_answered()
+        return ActionResult(int(self._status), str(self._stage), self._task)
+
+    @supplement.validator
+    def _validate_supplement(self, submission: SupplementSubmission) -> None:
+        self._check_supplement(submission)
+
+    def _check_supplement(self, submission: SupplementSubmission) -> None:
+        code = self._input.code
+        if self._status != StatusCode.SUPPLEMENT_REQUESTED or self._supplied is not None:
+            raise _refuse(f"dossier {code} is not waiting for a supplement")
+        if self._withdrawal is not None:
+            raise _refuse(f"dossier {code} is being withdrawn")
+        missing = sorted(set(self._missing) - {c.component_code for c in submission.components})
+        if missing:
+            raise _refuse(
+                f"the supplement lacks the requested {', '.join(missing)}", INVALID_REQUEST
+            )
+        if not submission.components:
+            raise _refuse("a supplement needs at least one document", INVALID_REQUEST)
 
     @workflow.update
     async def request_withdrawal(self, request: WithdrawalRequest) -> ActionResult:
@@ -508,10 +882,8 @@ class DossierWorkflow:
         await self._until_answered()
         if not self._stopping:
             self._withdrawal = None
-            raise ApplicationError(
-                f"dossier {self._input.code} was processed before its withdrawal could stop it",
-                type=ACTION_NOT_ALLOWED,
-                non_retryable=True,
+            raise _refuse(
+                f"dossier {self._input.code} was processed before its withdrawal could stop it"
             )
         return ActionResult(int(self._status), str(self._stage), self._task)
 
@@ -526,11 +898,7 @@ class DossierWorkflow:
             problem = "it is already processed"
         else:
             return
-        raise ApplicationError(
-            f"dossier {self._input.code} cannot be withdrawn: {problem}",
-            type=ACTION_NOT_ALLOWED,
-            non_retryable=True,
-        )
+        raise _refuse(f"dossier {self._input.code} cannot be withdrawn: {problem}")
 
     @workflow.signal
     def payment_confirmed(self, confirmation: PaymentConfirmation) -> None:
@@ -559,4 +927,6 @@ class DossierWorkflow:
             due_at=self._due_at,
             finished_at=self._finished_at,
             history=list(self._history),
+            supplement_requests=self._supplement_requests,
+            supplement_hours=self._supplement_time.total_seconds() / 3600,
         )

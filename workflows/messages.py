@@ -5,7 +5,7 @@ Kept out of the workflow module so that the workflow sandbox passes it through: 
 converter then sees the real `datetime` in the type hints, not the sandbox's proxy.
 """
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from domain.calendar import CalendarSpec
@@ -15,6 +15,7 @@ from domain.dossier import Actor, ProcedureSnapshot, Task
 ACTION_NOT_ALLOWED = "ActionNotAllowed"  # 409: the action does not fit the current step
 NOT_YOUR_STEP = "NotYourStep"  # 403: the step belongs to another department or role
 REASON_REQUIRED = "ReasonRequired"  # 422: a negative decision without a reason
+INVALID_REQUEST = "InvalidRequest"  # 422: e.g. a new appointment that is not later
 
 
 @dataclass
@@ -38,6 +39,14 @@ class ActionRequest:
     # The step the official saw when acting; set, it makes a stale click fail instead of
     # landing on whatever step the dossier has moved to since.
     step_key: str | None = None
+    # request_supplement: the codes of the missing components (the note says the rest).
+    components: list[str] = field(default_factory=list)
+    # reassign: the official of the step's department and role who takes it over.
+    assignee: Actor | None = None
+    # extend: the new appointment date of the apology (form 04).
+    new_due_at: datetime | None = None
+    # consult: which of the step's consulted departments to ask (empty: all of them).
+    departments: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -45,6 +54,46 @@ class WithdrawalRequest:
     """The applicant asks to withdraw the dossier (they are identified by the API)."""
 
     reason: str | None = None
+
+
+@dataclass
+class SuppliedComponent:
+    component_code: str
+    file_id: str
+
+
+@dataclass
+class SupplementSubmission:
+    """What the applicant sends back after a supplement request (file references only)."""
+
+    components: list[SuppliedComponent]
+    note: str | None = None
+
+
+@dataclass
+class ConsultationInput:
+    """One department asked for its opinion by a review step (liên thông)."""
+
+    dossier_code: str
+    step_key: str
+    department: str
+    role: str
+    question: str | None
+    asked_at: datetime
+    due_at: datetime
+
+
+@dataclass
+class ConsultationAnswer:
+    actor: Actor
+    opinion: str
+
+
+@dataclass
+class ConsultationOutcome:
+    department: str
+    answered_by: str | None = None  # None: no answer within the allotted time
+    opinion: str | None = None
 
 
 @dataclass

@@ -1,0 +1,103 @@
+"""One department's opinion for a review step (liên thông): a child of the dossier's workflow,
+so the departments asked answer in parallel, each within its own allotted working time."""
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+with workflow.unsafe.imports_passed_through():
+    from activities.dossier_activities import ConsultationRecord, DossierActivities
+    from workflows.messages import (
+        ACTION_NOT_ALLOWED,
+        NOT_YOUR_STEP,
+        REASON_REQUIRED,
+        ConsultationAnswer,
+        ConsultationInput,
+        ConsultationOutcome,
+    )
+
+_ACTIVITY_TIMEOUT = timedelta(seconds=30)
+_ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+
+
+@workflow.defn
+class ConsultationWorkflow:
+    @workflow.init
+    def __init__(self, input: ConsultationInput) -> None:
+        self._input = input
+        self._answer: ConsultationAnswer | None = None
+        self._closed = False  # the allotted time ran out
+
+    @workflow.run
+    async def run(self, input: ConsultationInput) -> ConsultationOutcome:
+        await self._record("open")
+        try:
+            await workflow.wait_condition(
+                lambda: self._answer is not None,
+                timeout=max(input.due_at - workflow.now(), timedelta(0)),
+            )
+        except TimeoutError:
+            self._closed = True
+            await self._record("unanswered")
+            return ConsultationOutcome(input.department)
+        except asyncio.CancelledError:
+            # The dossier stopped (withdrawn) before the department answered.
+            await self._record("cancelled")
+            raise
+        answer = self._answer
+        assert answer is not None
+        await self._record("answered")
+        return ConsultationOutcome(input.department, answer.actor.username, answer.opinion)
+
+    async def _record(self, status: str) -> None:
+        answer = self._answer
+        await workflow.execute_local_activity_method(
+            DossierActivities.record_consultation,
+            ConsultationRecord(
+                id=workflow.info().workflow_id,
+                input=self._input,
+                status=status,
+                answered_by=answer.actor.username if answer else None,
+                opinion=answer.opinion if answer else None,
+                at=workflow.now(),
+            ),
+            start_to_close_timeout=_ACTIVITY_TIMEOUT,
+            retry_policy=_ACTIVITY_RETRY,
+        )
+
+    @workflow.update
+    async def answer(self, answer: ConsultationAnswer) -> None:
+        self._check_answer(answer)
+        self._answer = answer
+
+    @answer.validator
+    def _validate_answer(self, answer: ConsultationAnswer) -> None:
+        self._check_answer(answer)
+
+    def _check_answer(self, answer: ConsultationAnswer) -> None:
+        input = self._input
+        if self._closed:
+            raise ApplicationError(
+                f"the time for department {input.department} to answer has run out",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if self._answer is not None:
+            raise ApplicationError(
+                f"department {input.department} has already answered",
+                type=ACTION_NOT_ALLOWED,
+                non_retryable=True,
+            )
+        if (answer.actor.department, answer.actor.role) != (input.department, input.role):
+            raise ApplicationError(
+                f"this consultation is for department {input.department}, role {input.role}",
+                type=NOT_YOUR_STEP,
+                non_retryable=True,
+            )
+        if not answer.opinion.strip():
+            raise ApplicationError(
+                "an opinion needs some text", type=REASON_REQUIRED, non_retryable=True
+            )
