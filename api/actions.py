@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import HTTPException, status
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
     WorkflowUpdateFailedError,
     WorkflowUpdateRPCTimeoutOrCancelledError,
@@ -17,15 +18,24 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from api.context import AppContext
 from api.errors import unprocessable
-from api.schemas import ActionIn
+from api.schemas import ActionIn, SupplementIn
 from api.security import TokenClaims
+from domain.dossier import Action, Actor
+from store import dossiers as repo
+from store import officials
+from store.models import Dossier
+from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.messages import (
     ACTION_NOT_ALLOWED,
+    INVALID_REQUEST,
     NOT_YOUR_STEP,
     REASON_REQUIRED,
     ActionRequest,
     ActionResult,
+    ConsultationAnswer,
+    SupplementSubmission,
+    SuppliedComponent,
     WithdrawalRequest,
 )
 
@@ -40,21 +50,79 @@ def update_id(official: TokenClaims, body: ActionIn, idempotency_key: str | None
     once; the id also covers who did what, so a reused key never swallows another action."""
     if not idempotency_key:
         return None
-    what = f"{official.username}|{body.action}|{body.step_key}|{body.note}|{idempotency_key}"
+    what = f"{official.username}|{body.model_dump_json()}|{idempotency_key}"
     return "act-" + hashlib.sha256(what.encode()).hexdigest()
 
 
 async def apply_action(
     ctx: AppContext,
-    code: str,
+    session: AsyncSession,
+    dossier: Dossier,
     official: TokenClaims,
     body: ActionIn,
     idempotency_key: str | None,
 ) -> ActionResult:
     """The dossier's state after an official's action."""
-    request = ActionRequest(str(body.action), official.actor, body.note, body.step_key)
+    request = ActionRequest(
+        str(body.action),
+        official.actor,
+        body.note,
+        body.step_key,
+        components=await _missing_components(ctx, session, dossier, body),
+        assignee=await _assignee(session, body),
+        new_due_at=body.new_due_at,
+        departments=body.departments,
+    )
     update = update_id(official, body, idempotency_key)
-    return await _update(ctx, code, DossierWorkflow.act, request, update)
+    return await _update(ctx, dossier.code, DossierWorkflow.act, request, update)
+
+
+async def _missing_components(
+    ctx: AppContext, session: AsyncSession, dossier: Dossier, body: ActionIn
+) -> list[str]:
+    """A supplement request names components of the dossier's own procedure."""
+    if body.action != Action.REQUEST_SUPPLEMENT:
+        return []
+    catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
+    known = {c.code for c in catalog.procedures[dossier.procedure_code].components}
+    unknown = sorted(set(body.components) - known)
+    if unknown:
+        raise unprocessable(
+            f"not components of procedure {dossier.procedure_code}: {unknown}", "components"
+        )
+    return list(dict.fromkeys(body.components))
+
+
+async def _assignee(session: AsyncSession, body: ActionIn) -> Actor | None:
+    if body.action != Action.REASSIGN or body.assignee is None:
+        return None
+    official = await officials.get_official(session, body.assignee)
+    if official is None:
+        raise unprocessable(f"no active official {body.assignee}", "assignee")
+    return Actor(official.username, official.department, official.role)
+
+
+async def supplement(
+    ctx: AppContext, session: AsyncSession, dossier: Dossier, body: SupplementIn
+) -> ActionResult:
+    """The dossier's state once the applicant's supplement is in."""
+    catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
+    known = {c.code for c in catalog.procedures[dossier.procedure_code].components}
+    unknown = sorted({d.component for d in body.documents} - known)
+    if unknown:
+        raise unprocessable(
+            f"not components of procedure {dossier.procedure_code}: {unknown}", "documents"
+        )
+    file_ids = [d.file_id for d in body.documents]
+    absent = set(file_ids) - await repo.existing_file_ids(session, file_ids)
+    if absent:
+        raise unprocessable(f"unknown file_id: {sorted(str(f) for f in absent)}", "documents")
+    submission = SupplementSubmission(
+        [SuppliedComponent(d.component, str(d.file_id)) for d in body.documents], body.note
+    )
+    # One supplement per request: a retried one gets the first one's answer.
+    update = f"supplement-{dossier.supplement_requests}"
+    return await _update(ctx, dossier.code, DossierWorkflow.supplement, submission, update)
 
 
 async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> ActionResult:
@@ -65,20 +133,28 @@ async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> 
     )
 
 
+async def answer_consultation(
+    ctx: AppContext, consultation_id: str, official: TokenClaims, opinion: str
+) -> None:
+    """The consulted department's opinion, to the consultation's workflow."""
+    answer = ConsultationAnswer(official.actor, opinion)
+    # One answer per consultation: a retry gets the first one's answer.
+    await _update(ctx, consultation_id, ConsultationWorkflow.answer, answer, "answer")
+
+
 async def _update(
-    ctx: AppContext, code: str, update: Any, argument: Any, update_id: str | None
-) -> ActionResult:
+    ctx: AppContext, workflow_id: str, update: Any, argument: Any, update_id: str | None
+) -> Any:
     budget = timedelta(milliseconds=ctx.settings.action_budget_ms)
-    handle = ctx.temporal.get_workflow_handle(code)
+    handle = ctx.temporal.get_workflow_handle(workflow_id)
     try:
-        result: ActionResult = await handle.execute_update(
-            update, argument, id=update_id, rpc_timeout=budget
-        )
-        return result
+        return await handle.execute_update(update, argument, id=update_id, rpc_timeout=budget)
     except WorkflowUpdateFailedError as exc:
         cause = exc.cause
         if isinstance(cause, ApplicationError) and cause.type == REASON_REQUIRED:
             raise unprocessable(cause.message, "note") from exc
+        if isinstance(cause, ApplicationError) and cause.type == INVALID_REQUEST:
+            raise unprocessable(cause.message) from exc
         if isinstance(cause, ApplicationError) and cause.type in _UPDATE_ERRORS:
             raise HTTPException(_UPDATE_ERRORS[cause.type], detail=cause.message) from exc
         # E.g. a worker of an older version that does not know the update, or a workflow
@@ -96,7 +172,7 @@ async def _update(
     except RPCError as exc:
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(
-                status.HTTP_409_CONFLICT, detail=f"dossier {code} is finished: no more actions"
+                status.HTTP_409_CONFLICT, detail=f"{workflow_id} is finished: no more actions"
             ) from exc
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,

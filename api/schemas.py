@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AwareDatetime,
     BaseModel,
     ConfigDict,
     Field,
@@ -74,12 +75,21 @@ class ComponentPublic(BaseModel):
     required: bool
 
 
+class ConsultPublic(BaseModel):
+    department: str
+    role: str
+    hours: float
+
+
 class StepSpecPublic(BaseModel):
     key: str
     name: str
     department: str
     role: str
     hours: float
+    consults: list[ConsultPublic] = Field(
+        description="Departments this step may ask for opinions (liên thông)"
+    )
 
 
 class ProcedurePublic(BaseModel):
@@ -178,6 +188,7 @@ class StepPublic(BaseModel):
     name: str
     department: str
     role: str
+    assignee: str | None = None
     started_at: LocalDatetime
     due_at: LocalDatetime | None
 
@@ -202,7 +213,13 @@ class DossierPublic(BaseModel):
     received_at: LocalDatetime
     due_at: LocalDatetime
     finished_at: LocalDatetime | None
-    overdue: bool
+    overdue: bool = Field(description="Past its appointment (due_at), or finished after it")
+    supplement_requests: int = Field(
+        description="Supplements asked for; a second one makes the dossier late (Decision 766)"
+    )
+    supplement_hours: float = Field(
+        description="Working hours the clock stood still while the applicant supplemented"
+    )
     history: list[HistoryEntry]
     source: Literal["live", "snapshot", "final"] = Field(
         description="live: answered by the running workflow; snapshot: from the read model, "
@@ -225,13 +242,52 @@ class Token(BaseModel):
 
 class ActionIn(_Request):
     action: Action
-    note: str | None = Field(default=None, max_length=2000)
+    note: str | None = Field(
+        default=None,
+        max_length=2000,
+        description="The reason (refuse, reject, return, extend) or what is missing "
+        "(request_supplement)",
+    )
     step_key: str | None = Field(
         default=None,
         max_length=64,
         description="The step you are acting on; if the dossier has moved on, the action is "
         "refused (409) instead of landing on another step",
     )
+    components: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=50,
+        description="request_supplement: codes of the missing components",
+    )
+    assignee: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="reassign: the username of the official who takes the step over",
+    )
+    new_due_at: AwareDatetime | None = Field(
+        default=None, description="extend: the new appointment (with its UTC offset)"
+    )
+    departments: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list,
+        max_length=20,
+        description="consult: which of the step's consulted departments to ask (default all)",
+    )
+
+    @model_validator(mode="after")
+    def _fields_fit_the_action(self) -> "ActionIn":
+        needs = {
+            Action.REASSIGN: ("assignee", self.assignee),
+            Action.EXTEND: ("new_due_at", self.new_due_at),
+        }
+        if self.action in needs and needs[self.action][1] is None:
+            raise ValueError(f"{self.action} needs `{needs[self.action][0]}`")
+        return self
+
+
+class SupplementIn(_Request):
+    documents: list[DocumentRef] = Field(min_length=1, max_length=100)
+    note: str | None = Field(default=None, max_length=2000)
 
 
 class WithdrawIn(_Request):
@@ -243,6 +299,39 @@ class ActionOut(BaseModel):
     status_code: int
     stage: str
     current_step: StepPublic | None
+
+
+class DocumentPublic(BaseModel):
+    id: uuid.UUID
+    kind: str
+    name: str
+    issued_at: LocalDatetime
+    sha256: str
+    url: str
+
+
+class ConsultationPublic(BaseModel):
+    id: str
+    dossier_code: str
+    step_key: str
+    department: str
+    question: str | None
+    asked_at: LocalDatetime
+    due_at: LocalDatetime
+    status: Literal["open", "answered", "unanswered", "cancelled"]
+    answered_by: str | None
+    opinion: str | None
+
+
+class ConsultationAnswerIn(_Request):
+    opinion: str = Field(min_length=1, max_length=2000)
+
+
+class AlertPublic(BaseModel):
+    dossier_code: str
+    kind: Literal["reminder", "overdue", "apology_due", "assigned"]
+    message: str
+    at: LocalDatetime
 
 
 class TaskPublic(BaseModel):

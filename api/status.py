@@ -27,8 +27,24 @@ def step_public(task: Task | None) -> StepPublic | None:
         name=task.step_name,
         department=task.department,
         role=task.role,
+        assignee=task.assignee,
         started_at=task.started_at,
         due_at=task.due_at,
+    )
+
+
+def current_task(dossier: Dossier) -> Task | None:
+    """The step the read model says holds the dossier."""
+    if not (dossier.step_key and dossier.department and dossier.role and dossier.step_started_at):
+        return None
+    return Task(
+        step_key=dossier.step_key,
+        step_name=dossier.step_name or dossier.step_key,
+        department=dossier.department,
+        role=dossier.role,
+        started_at=dossier.step_started_at,
+        due_at=dossier.step_due_at,
+        assignee=dossier.assignee,
     )
 
 
@@ -44,6 +60,8 @@ def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
         due_at=state.due_at,
         finished_at=state.finished_at,
         overdue=(state.finished_at or now) > state.due_at,
+        supplement_requests=state.supplement_requests,
+        supplement_hours=round(state.supplement_hours, 2),
         history=[
             HistoryEntry(
                 step=e.step_key,
@@ -62,16 +80,6 @@ def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
 
 
 async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
-    task = None
-    if dossier.step_key and dossier.department and dossier.role and dossier.step_started_at:
-        task = Task(
-            step_key=dossier.step_key,
-            step_name=dossier.step_name or dossier.step_key,
-            department=dossier.department,
-            role=dossier.role,
-            started_at=dossier.step_started_at,
-            due_at=dossier.step_due_at,
-        )
     entries = await repo.slip_entries(session, dossier.code)
     return DossierState(
         code=dossier.code,
@@ -79,7 +87,7 @@ async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
         status_code=dossier.status_code,
         stage=dossier.stage,
         outcome=dossier.outcome,
-        current_task=task,
+        current_task=current_task(dossier),
         received_at=dossier.received_at,
         due_at=dossier.due_at,
         finished_at=dossier.finished_at,
@@ -96,6 +104,8 @@ async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
             )
             for e in entries
         ],
+        supplement_requests=dossier.supplement_requests,
+        supplement_hours=dossier.supplement_hours,
     )
 
 

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from domain.calendar import HOURS_PER_WORKING_DAY
 from domain.codes import AGENCY_CODE_PATTERN
-from domain.dossier import ProcedureSnapshot, StepSpec
+from domain.dossier import ConsultSpec, ProcedureSnapshot, StepSpec
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 
@@ -46,12 +46,21 @@ class Component(_Strict):
     required: bool = True
 
 
+class Consult(_Strict):
+    """A department a step may ask for its opinion (liên thông), and its time to answer."""
+
+    department: str = Code
+    role: str = Code
+    hours: float = Field(gt=0)
+
+
 class Step(_Strict):
     key: str = Code
     name: str
     department: str = Code
     role: str = Code
     hours: float = Field(gt=0)
+    consults: list[Consult] = Field(default_factory=list)
 
 
 class Procedure(_Strict):
@@ -102,11 +111,12 @@ class Catalog(_Strict):
             if procedure.agency not in agencies:
                 raise ValueError(f"procedure {procedure.code}: unknown agency {procedure.agency}")
             for step in procedure.steps:
-                if step.department not in departments:
-                    raise ValueError(
-                        f"procedure {procedure.code}, step {step.key}: "
-                        f"unknown department {step.department}"
-                    )
+                for department in [step.department, *(c.department for c in step.consults)]:
+                    if department not in departments:
+                        raise ValueError(
+                            f"procedure {procedure.code}, step {step.key}: "
+                            f"unknown department {department}"
+                        )
         return self
 
 
@@ -143,7 +153,12 @@ class LoadedCatalog:
             catalog_version=self.version,
             steps=[
                 StepSpec(
-                    key=s.key, name=s.name, department=s.department, role=s.role, hours=s.hours
+                    key=s.key,
+                    name=s.name,
+                    department=s.department,
+                    role=s.role,
+                    hours=s.hours,
+                    consults=[ConsultSpec(c.department, c.role, c.hours) for c in s.consults],
                 )
                 for s in procedure.steps
             ],

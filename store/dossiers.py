@@ -3,15 +3,17 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from store.models import (
+    Consultation,
     Document,
     Dossier,
     DossierSequence,
     Notification,
+    OfficialAlertRow,
     Payment,
     PaymentEvent,
     SlipEntryRow,
@@ -51,14 +53,17 @@ async def slip_entries(session: AsyncSession, code: str) -> list[SlipEntryRow]:
 
 
 async def open_tasks(
-    session: AsyncSession, department: str, role: str, limit: int, offset: int
+    session: AsyncSession, department: str, role: str, username: str, limit: int, offset: int
 ) -> list[Dossier]:
+    """The steps waiting for an official: their department's and role's, unless handed to
+    someone else."""
     rows = await session.scalars(
         select(Dossier)
         .where(
             Dossier.department == department,
             Dossier.role == role,
             Dossier.finished_at.is_(None),
+            or_(Dossier.assignee.is_(None), Dossier.assignee == username),
         )
         .order_by(Dossier.step_due_at.asc().nulls_last(), Dossier.code)
         .limit(limit)
@@ -82,6 +87,21 @@ async def get_decision_document(session: AsyncSession, code: str) -> Document | 
         .where(Document.dossier_code == code, Document.kind.in_(("result", "refusal")))
         .order_by(Document.issued_at.desc())
         .limit(1)
+    )
+
+
+async def documents(session: AsyncSession, code: str) -> list[Document]:
+    rows = await session.scalars(
+        select(Document)
+        .where(Document.dossier_code == code)
+        .order_by(Document.issued_at, Document.seq)
+    )
+    return list(rows)
+
+
+async def get_document(session: AsyncSession, code: str, document_id: uuid.UUID) -> Document | None:
+    return await session.scalar(
+        select(Document).where(Document.dossier_code == code, Document.id == document_id)
     )
 
 
@@ -112,3 +132,38 @@ async def recent_notifications(
     if dossier_code:
         query = query.where(Notification.dossier_code == dossier_code)
     return list(await session.scalars(query))
+
+
+async def consultations_for(
+    session: AsyncSession, department: str, role: str, open_only: bool, limit: int, offset: int
+) -> list[Consultation]:
+    query = select(Consultation).where(
+        Consultation.department == department, Consultation.role == role
+    )
+    if open_only:
+        query = query.where(Consultation.status == "open")
+    rows = await session.scalars(
+        query.order_by(Consultation.due_at, Consultation.id).limit(limit).offset(offset)
+    )
+    return list(rows)
+
+
+async def get_consultation(session: AsyncSession, consultation_id: str) -> Consultation | None:
+    return await session.get(Consultation, consultation_id)
+
+
+async def alerts_for(
+    session: AsyncSession, department: str, role: str, username: str, limit: int, offset: int
+) -> list[OfficialAlertRow]:
+    rows = await session.scalars(
+        select(OfficialAlertRow)
+        .where(
+            OfficialAlertRow.department == department,
+            OfficialAlertRow.role == role,
+            or_(OfficialAlertRow.assignee.is_(None), OfficialAlertRow.assignee == username),
+        )
+        .order_by(OfficialAlertRow.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
+    return list(rows)

@@ -598,9 +598,11 @@ class DossierWorkflow:
     async def _finish(
         self, status: StatusCode, outcome: Outcome, document: DocumentIssue | None = None
     ) -> None:
+        """The last transition: its record carries the whole control slip (forms 05/06)."""
         self._status, self._stage, self._outcome, self._task = status, Stage.DONE, outcome, None
         self._finished_at = workflow.now()
-        await self._record(documents=[document] if document else [])
+        slip = DocumentIssue(DocumentKind.CONTROL_SLIP, None)
+        await self._record(documents=[document, slip] if document else [slip])
 
     def _note(
         self,

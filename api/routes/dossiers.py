@@ -1,23 +1,27 @@
+import uuid
 from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Response, status
 
 from api.access import load_for_applicant, load_for_caller, load_for_official
-from api.actions import apply_action, request_withdrawal
+from api.actions import apply_action, request_withdrawal, supplement
 from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
 from api.schemas import (
     ActionIn,
     ActionOut,
+    DocumentPublic,
     DossierCreate,
     DossierCreated,
     DossierPublic,
     PaymentPublic,
+    SupplementIn,
     WithdrawIn,
 )
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
 from store import dossiers as repo
+from store.models import Document
 from workflows.messages import ActionResult
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
@@ -99,8 +103,8 @@ async def act(
     """An official acts on the dossier's current step. Send an `Idempotency-Key` to make a
     retried click safe: the same official, action and key are applied once."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
-    await load_for_official(ctx, session, code, official)
-    result = await apply_action(ctx, code, official, body, idempotency_key)
+    dossier = await load_for_official(ctx, session, code, official)
+    result = await apply_action(ctx, session, dossier, official, body, idempotency_key)
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
     return _action_out(code, result)
 
@@ -124,6 +128,82 @@ async def withdraw(
     return _action_out(code, result)
 
 
+@router.post(
+    "/{code}/supplement",
+    response_model=ActionOut,
+    responses={401: {}, 404: {}, 409: {}, 422: {}, 503: {}},
+)
+async def send_supplement(
+    code: str,
+    body: SupplementIn,
+    ctx: ContextDep,
+    session: SessionDep,
+    lookup_key: LookupKeyDep = None,
+) -> ActionOut:
+    """The applicant sends the components a supplement request (form 02) asked for; the
+    dossier goes back to where it was and its clock resumes. Upload the files first
+    (`POST /api/v1/files`)."""
+    structlog.contextvars.bind_contextvars(dossier_code=code)
+    dossier = await load_for_applicant(ctx, session, code, lookup_key)
+    result = await supplement(ctx, session, dossier, body)
+    structlog.get_logger().info("supplement received")
+    return _action_out(code, result)
+
+
+@router.get("/{code}/documents", response_model=list[DocumentPublic], responses={401: {}, 404: {}})
+async def list_documents(
+    code: str,
+    ctx: ContextDep,
+    session: SessionDep,
+    official: OptionalOfficialDep,
+    lookup_key: LookupKeyDep = None,
+) -> list[DocumentPublic]:
+    """Every document the dossier was issued (forms 01–06, the result or refusal), oldest
+    first."""
+    await load_for_caller(ctx, session, code, lookup_key, official)
+    return [
+        DocumentPublic(
+            id=d.id,
+            kind=d.kind,
+            name=d.name,
+            issued_at=d.issued_at,
+            sha256=d.sha256,
+            url=f"/api/v1/dossiers/{code}/documents/{d.id}",
+        )
+        for d in await repo.documents(session, code)
+    ]
+
+
+@router.get(
+    "/{code}/documents/{document_id}",
+    responses={200: {"content": {"application/pdf": {}}}, 401: {}, 404: {}},
+)
+async def get_document(
+    code: str,
+    document_id: uuid.UUID,
+    ctx: ContextDep,
+    session: SessionDep,
+    official: OptionalOfficialDep,
+    lookup_key: LookupKeyDep = None,
+) -> Response:
+    await load_for_caller(ctx, session, code, lookup_key, official)
+    document = await repo.get_document(session, code, document_id)
+    if document is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such document for this dossier")
+    return _pdf(code, document)
+
+
+def _pdf(code: str, document: Document) -> Response:
+    return Response(
+        content=document.content,
+        media_type=document.content_type,
+        headers={
+            "Content-Disposition": f'attachment; filename="{code}-{document.kind}.pdf"',
+            "X-Content-SHA256": document.sha256,
+        },
+    )
+
+
 @router.get("/{code}/payment", response_model=PaymentPublic, responses={401: {}, 404: {}})
 async def get_payment(
     code: str, ctx: ContextDep, session: SessionDep, lookup_key: LookupKeyDep = None
@@ -141,7 +221,7 @@ async def get_payment(
     )
 
 
-@router.get("/{code}/result", responses={200: {"content": {"text/plain": {}}}, 404: {}})
+@router.get("/{code}/result", responses={200: {"content": {"application/pdf": {}}}, 404: {}})
 async def get_result(
     code: str, ctx: ContextDep, session: SessionDep, lookup_key: LookupKeyDep = None
 ) -> Response:
@@ -152,11 +232,4 @@ async def get_result(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail="no result document for this dossier (yet)"
         )
-    return Response(
-        content=document.content,
-        media_type=document.content_type,
-        headers={
-            "Content-Disposition": f'attachment; filename="{code}-{document.kind}.txt"',
-            "X-Content-SHA256": document.sha256,
-        },
-    )
+    return _pdf(code, document)
