@@ -14,7 +14,16 @@ from temporalio import activity
 from activities.payment_gateway import PaymentGateway
 from domain.catalog import Catalog, LoadedCatalog
 from domain.documents import ControlSlipRow, DocumentContext, render_document
-from domain.dossier import DESK_STEP_NAMES, SUPPLEMENT_STEP_NAME, DocumentKind, SlipEntry, Task
+from domain.dossier import (
+    DESK_STEP_NAMES,
+    SUPPLEMENT_STEP,
+    SUPPLEMENT_STEP_NAME,
+    DocumentKind,
+    SlipAction,
+    SlipEntry,
+    Stage,
+    Task,
+)
 from domain.notifications import recipients, status_message
 from store.catalog import catalog_content
 from store.db import Sessionmaker
@@ -313,7 +322,7 @@ class DossierActivities:
             missing_components=[component_names.get(c, c) for c in issue.components],
             note=issue.note,
             slip_rows=(
-                await self._slip_rows(session, dossier.code, catalog)
+                await self._slip_rows(session, dossier, catalog)
                 if issue.kind == DocumentKind.CONTROL_SLIP
                 else []
             ),
@@ -321,24 +330,27 @@ class DossierActivities:
 
     @staticmethod
     async def _slip_rows(
-        session: AsyncSession, code: str, catalog: LoadedCatalog
+        session: AsyncSession, dossier: Dossier, catalog: LoadedCatalog
     ) -> list[ControlSlipRow]:
         """The control slip: each entry, from the unit that held the dossier to the next."""
         entries = list(
             await session.scalars(
                 select(SlipEntryRow)
-                .where(SlipEntryRow.dossier_code == code)
+                .where(SlipEntryRow.dossier_code == dossier.code)
                 .order_by(SlipEntryRow.seq)
             )
         )
-        dossier = await session.get_one(Dossier, code)
         steps = {s.key: s.name for s in catalog.procedures[dossier.procedure_code].steps}
         names = {
             **{str(k): v for k, v in DESK_STEP_NAMES.items()},
-            "supplement": SUPPLEMENT_STEP_NAME,
+            Stage.ROUTING: "Chuyển xử lý",
+            Stage.DONE: "Kết thúc",
+            SUPPLEMENT_STEP: SUPPLEMENT_STEP_NAME,
             **steps,
         }
         units = {d.code: d.name for d in catalog.catalog.departments}
+        # A step's start is its receipt, shown by the handover row before it.
+        entries = [e for e in entries if e.action != SlipAction.STEP_STARTED]
         rows = []
         for entry, following in zip(entries, [*entries[1:], None], strict=True):
             receiver = following.department if following else entry.department

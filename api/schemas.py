@@ -220,6 +220,10 @@ class DossierPublic(BaseModel):
     supplement_hours: float = Field(
         description="Working hours the clock stood still while the applicant supplemented"
     )
+    late: bool = Field(
+        description="Late under Decision 766: past the appointment (finished after it, or "
+        "unfinished and past it now), or asked for a supplement more than once"
+    )
     history: list[HistoryEntry]
     source: Literal["live", "snapshot", "final"] = Field(
         description="live: answered by the running workflow; snapshot: from the read model, "

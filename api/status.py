@@ -49,6 +49,7 @@ def current_task(dossier: Dossier) -> Task | None:
 
 
 def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
+    overdue = (state.finished_at or now) > state.due_at
     return DossierPublic(
         code=state.code,
         procedure_code=state.procedure_code,
@@ -59,7 +60,8 @@ def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
         received_at=state.received_at,
         due_at=state.due_at,
         finished_at=state.finished_at,
-        overdue=(state.finished_at or now) > state.due_at,
+        overdue=overdue,
+        late=overdue or state.supplement_requests > 1,
         supplement_requests=state.supplement_requests,
         supplement_hours=round(state.supplement_hours, 2),
         history=[

@@ -30,6 +30,7 @@ from temporalio.client import Client
 from api.security import hash_password
 from domain.calendar import VN_TZ
 from domain.catalog import CatalogError, LoadedCatalog, load_catalog
+from domain.dossier import HEAD_ROLE
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
 from motcua.temporal import connect_temporal
@@ -49,10 +50,19 @@ def _run(coro: Awaitable[T]) -> T:
 
 
 def demo_officials(catalog: LoadedCatalog) -> list[tuple[str, str, str]]:
-    """One demo login per (department, role) the catalog's processes and desks need."""
+    """Two demo logins (`kt.specialist`, `kt.specialist2`) per department and role the
+    catalog's desks, processes and consultations need, and a head for every department with a
+    step (late steps are escalated to heads; a head may hand a step to another official)."""
+    steps = [s for p in catalog.catalog.procedures for s in p.steps]
     pairs = {(a.desk_department, a.desk_role) for a in catalog.catalog.agencies}
-    pairs |= {(s.department, s.role) for p in catalog.catalog.procedures for s in p.steps}
-    return sorted((f"{dept.lower()}.{role}", dept, role) for dept, role in pairs)
+    pairs |= {(s.department, s.role) for s in steps}
+    pairs |= {(s.department, HEAD_ROLE) for s in steps}
+    pairs |= {(c.department, c.role) for s in steps for c in s.consults}
+    return sorted(
+        (f"{dept.lower()}.{role}{suffix}", dept, role)
+        for dept, role in pairs
+        for suffix in ("", "2")
+    )
 
 
 @asynccontextmanager

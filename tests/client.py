@@ -19,10 +19,11 @@ APPLICANT = {
 
 
 def pdf_text(content: bytes) -> str:
-    """The text a PDF reader finds in a document, every page."""
+    """The text a PDF reader finds in a document, every page, with its line breaks (table
+    cells wrap) as plain spaces."""
     document = pdfium.PdfDocument(content)
     try:
-        return "\n".join(page.get_textpage().get_text_range() for page in document)
+        return " ".join(" ".join(page.get_textpage().get_text_range().split()) for page in document)
     finally:
         document.close()
 
