@@ -124,6 +124,28 @@ class WorkingCalendar:
             day += timedelta(days=1)
             moment = datetime.combine(day, time.min, VN_TZ)
 
+    def subtract_working_time(self, end: datetime, span: timedelta) -> datetime:
+        """The latest instant from which `span` of working time is over by `end`: the last
+        moment a piece of work of that length can start and still be done in time."""
+        remaining = span
+        moment = end.astimezone(VN_TZ)
+        day = moment.date()
+        while True:
+            if self.is_working_day(day):
+                for opens, closes in reversed(self.office_hours):
+                    period_start = datetime.combine(day, opens, VN_TZ)
+                    period_end = datetime.combine(day, closes, VN_TZ)
+                    if moment <= period_start:
+                        continue
+                    segment_end = min(moment, period_end)
+                    available = segment_end - period_start
+                    if remaining <= available:
+                        return segment_end - remaining
+                    remaining -= available
+                    moment = period_start
+            day -= timedelta(days=1)
+            moment = datetime.combine(day, time.max, VN_TZ)
+
     def working_time_between(self, start: datetime, end: datetime) -> timedelta:
         """The working time in [start, end): what a step or dossier has used of its allotment."""
         if end <= start:

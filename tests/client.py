@@ -109,6 +109,17 @@ class ApiClient:
                     return state
                 await asyncio.sleep(0.1)
 
+    async def wait_for_history(
+        self, code: str, lookup_key: str, action: str, count: int = 1
+    ) -> dict[str, Any]:
+        """Poll the status until `action` is on the control slip `count` times (20 s at most)."""
+        async with asyncio.timeout(20):
+            while True:
+                state = await self.status(code, lookup_key)
+                if [e["action"] for e in state["history"]].count(action) >= count:
+                    return state
+                await asyncio.sleep(0.1)
+
 
 def username(department: str, role: str) -> str:
     """The demo login of a department and role (see `motcua.cli.demo_officials`)."""

@@ -57,3 +57,14 @@ def test_measured_time_added_back_lands_at_the_last_working_moment(
         due = _add(start, int(used.total_seconds()) // 60)
         assert due <= end
         assert CALENDAR.working_time_between(due, end) == timedelta(0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants, minutes)
+def test_the_latest_start_leaves_exactly_the_time_needed(end: datetime, m: int) -> None:
+    latest = CALENDAR.subtract_working_time(end, timedelta(minutes=m))
+    assert latest <= end
+    assert CALENDAR.working_time_between(latest, end) == timedelta(minutes=m)
+    if m:  # (work that takes no time may start at any moment)
+        assert CALENDAR.is_office_time(latest)
+        assert _add(latest, m) <= end

@@ -13,6 +13,7 @@ the new code would break.
 """
 
 import os
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -20,11 +21,13 @@ import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
+from domain.calendar import CalendarSpec
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from worker import WORKFLOWS
 
 HISTORIES = Path(__file__).parent / "histories"
+WORKING = CalendarSpec.for_period(datetime.now().year).calendar()
 
 
 def _replayer() -> Replayer:
@@ -45,13 +48,48 @@ async def test_recorded_history_replays(history: WorkflowHistory) -> None:
 
 async def _drive(api: ApiClient, scenario: str) -> str:
     """Take a dossier down one path; returns its code."""
-    procedure = {"gateway": "1.001612", "desk": "1.009994"}.get(scenario, "1.001612")
+    procedure = {"gateway": "1.001612", "desk": "1.009994", "consulted": "1.012778"}.get(
+        scenario, "1.001612"
+    )
     created = await api.submit(procedure)
     code, key = created["code"], created["lookup_key"]
+    desk = "vpdk_mc.desk_officer" if scenario == "consulted" else DESK
     if scenario == "refused":
         await api.act(code, DESK, "refuse", note="Không thuộc thẩm quyền")
         return code
-    await api.act(code, DESK, "accept")
+    if scenario == "supplemented":
+        await api.act(code, DESK, "request_supplement", note="Thiếu", components=["HDTN"])
+        document = {"component": "HDTN", "file_id": await api.upload()}
+        await api.http.post(
+            f"/api/v1/dossiers/{code}/supplement",
+            json={"documents": [document]},
+            headers={"X-Lookup-Key": key},
+        )
+    await api.act(code, desk, "accept")
+    if scenario == "consulted":
+        await api.act(code, "vpdk.specialist", "consult", note="Ý kiến?")
+        for user in ("tnmt.specialist", "thue.specialist"):
+            headers = await api.as_official(user)
+            asked = (await api.http.get("/api/v1/consultations", headers=headers)).json()
+            [consultation] = [c for c in asked if c["dossier_code"] == code]
+            url = f"/api/v1/consultations/{consultation['id']}/answer"
+            await api.http.post(url, json={"opinion": "Đồng ý"}, headers=headers)
+        await api.wait_for_history(code, key, "consultation_answered", 2)
+        await api.act(code, "vpdk.specialist", "reject", note="Không đủ điều kiện")
+        await api.wait_for(code, key, "delivery")
+        await api.act(code, desk, "deliver")
+        await api.wait_for(code, key, "done")
+        return code
+    if scenario == "extended":
+        due = datetime.fromisoformat((await api.status(code, key))["due_at"])
+        later = due + timedelta(days=7)
+        while not WORKING.is_office_time(later):
+            later += timedelta(hours=1)
+        await api.act(code, DESK, "extend", note="Chờ", new_due_at=later.isoformat())
+        await api.act(code, "kt.head", "reassign", assignee="kt.specialist2")
+        await api.act(code, "kt.specialist2", "reject", note="Sai")
+        await api.wait_for(code, key, "done")
+        return code
     if scenario == "withdrawn":
         withdraw = f"/api/v1/dossiers/{code}/withdraw"
         await api.http.post(withdraw, json={"reason": "Rút"}, headers={"X-Lookup-Key": key})
@@ -65,7 +103,7 @@ async def _drive(api: ApiClient, scenario: str) -> str:
         return code
     for step in steps:
         await api.act(code, f"{step['department'].lower()}.{step['role']}", "approve")
-    if scenario == "gateway":
+    if scenario in ("gateway", "supplemented"):  # full online: paid through the gateway
         r = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
         await api.http.post(r.json()["pay_url"])
     else:
@@ -76,7 +114,19 @@ async def _drive(api: ApiClient, scenario: str) -> str:
     return code
 
 
-@pytest.mark.parametrize("scenario", ["gateway", "desk", "refused", "rejected", "withdrawn"])
+@pytest.mark.parametrize(
+    "scenario",
+    [
+        "gateway",
+        "desk",
+        "refused",
+        "rejected",
+        "withdrawn",
+        "supplemented",
+        "consulted",
+        "extended",
+    ],
+)
 async def test_fresh_history_replays(
     scenario: str, stack: Stack, http: httpx.AsyncClient, demo_password: str
 ) -> None:

@@ -144,6 +144,8 @@ class DossierWorkflow:
         # Departments whose opinions the current step is waiting for.
         self._consulting: list[str] = []
         self._consultation_rounds = 0
+        # The appointment the desk was last told it cannot meet (so it is told once per date).
+        self._apology_alerted_for: datetime | None = None
 
     # ---- the lifecycle -------------------------------------------------------------------
 
@@ -489,28 +491,19 @@ class DossierWorkflow:
                 return request
 
     async def _await_action(self) -> ActionRequest:
-        """Wait for an official's action on the current task: at three quarters of its time
-        the assignee is reminded, at its due time it is marked late and its department's
-        head is told."""
+        """Wait for an official's action on the current task, alerting on the way: at three
+        quarters of its time the assignee is reminded; at its due time it is marked late and
+        its department's head is told; and when the steps left can no longer be done by the
+        appointment, the desk is told to apologise (form 04) while there is still time."""
         task = self._task
         assert task is not None
         self._answer_officials()
         woken = False
-        if task.remind_at is not None and not task.reminded and workflow.patched(STEP_REMINDERS):
-            woken = await self._wait_woken(task.remind_at)
-            if not woken:
-                task.reminded = True
-                self._note(SlipAction.STEP_REMINDED, actor=SYSTEM_ACTOR)
-                await self._record(alerts=[self._reminder(task)])
-        if (
-            not woken
-            and task.due_at is not None
-            and not task.overdue
-            and not await self._wait_woken(task.due_at)
-        ):
-            task.overdue = True
-            self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
-            await self._record(alerts=self._escalation(task))
+        for moment, alert in self._deadlines(task):
+            woken = await self._wait_woken(moment)
+            if woken:
+                break
+            await self._alert(task, alert)
         await workflow.wait_condition(self._woken)
         if self._pending is None:
             raise _WithdrawalRequested
@@ -524,6 +517,59 @@ class DossierWorkflow:
         )
         return request
 
+    def _deadlines(self, task: Task) -> list[tuple[datetime, str]]:
+        """The alerts still to come while `task` waits, in the order they fall due."""
+        deadlines = []
+        if task.due_at is not None and not task.overdue:
+            deadlines.append((task.due_at, "overdue"))
+        if workflow.patched(STEP_REMINDERS):
+            if task.remind_at is not None and not task.reminded:
+                deadlines.append((task.remind_at, "reminder"))
+            latest_start = self._latest_start()
+            if latest_start is not None and self._apology_alerted_for != self._due_at:
+                deadlines.append((latest_start, "apology_due"))
+        return sorted(deadlines)
+
+    def _latest_start(self) -> datetime | None:
+        """While the dossier is processed, the last moment the current step can end and the
+        steps after it still fit before the appointment."""
+        steps = self._input.procedure.steps
+        if self._stage == Stage.INTAKE:
+            after = steps
+        elif self._stage == Stage.REVIEW:
+            after = steps[self._step_index + 1 :]
+        else:
+            return None
+        left = timedelta(hours=sum(step.hours for step in after))
+        return self._calendar.subtract_working_time(self._due_at, left)
+
+    async def _alert(self, task: Task, kind: str) -> None:
+        if kind == "reminder":
+            task.reminded = True
+            self._note(SlipAction.STEP_REMINDED, actor=SYSTEM_ACTOR)
+            await self._record(alerts=[self._official_alert(task, "reminder", task.role)])
+        elif kind == "overdue":
+            task.overdue = True
+            self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
+            await self._record(alerts=[self._official_alert(task, "overdue", HEAD_ROLE)])
+        else:
+            latest_start = self._latest_start()
+            if latest_start is not None and workflow.now() < latest_start:
+                return  # the appointment was moved meanwhile (the desk has apologised)
+            self._apology_alerted_for = self._due_at
+            procedure = self._input.procedure
+            message = (
+                f"không kịp hẹn trả {_local(self._due_at)}: gửi phiếu xin lỗi và hẹn lại "
+                "(mẫu 04) trước thời hạn"
+            )
+            await self._record(
+                alerts=[
+                    OfficialAlert(
+                        "apology_due", procedure.desk_department, procedure.desk_role, None, message
+                    )
+                ]
+            )
+
     async def _wait_woken(self, until: datetime) -> bool:
         """Wait until woken (True) or until `until` (False)."""
         try:
@@ -534,45 +580,16 @@ class DossierWorkflow:
             return False
         return True
 
-    def _reminder(self, task: Task) -> OfficialAlert:
-        return OfficialAlert(
-            "reminder",
-            task.department,
-            task.role,
-            task.assignee,
-            f"{task.step_name}: đã dùng 3/4 thời gian, hạn {self._due_text(task)}",
-        )
-
-    def _escalation(self, task: Task) -> list[OfficialAlert]:
-        """The department's head is told the step is late; the desk too, when the dossier's
-        appointment can no longer be met (it owes the applicant an apology before it passes)."""
-        alerts = [
-            OfficialAlert(
-                "overdue",
-                task.department,
-                HEAD_ROLE,
-                None,
-                f"{task.step_name} ({task.role}) quá hạn từ {self._due_text(task)}",
-            )
-        ]
-        steps = self._input.procedure.steps
-        left = (
-            sum(s.hours for s in steps[self._step_index + 1 :])
-            if self._stage == Stage.REVIEW
-            else 0.0
-        )
-        if self._calendar.add_working_hours(workflow.now(), left) > self._due_at:
-            alerts.append(
-                OfficialAlert(
-                    "apology_due",
-                    self._input.procedure.desk_department,
-                    self._input.procedure.desk_role,
-                    None,
-                    f"Hồ sơ không kịp hẹn {_local(self._due_at)}: gửi phiếu xin lỗi và hẹn lại "
-                    "(mẫu 04) trước thời hạn",
-                )
-            )
-        return alerts
+    def _official_alert(self, task: Task, kind: str, role: str) -> OfficialAlert:
+        """A reminder goes to the step's assignee (or its department and role); a late step
+        goes to its department's head."""
+        due = self._due_text(task)
+        if kind == "reminder":
+            message = f"{task.step_name}: đã dùng 3/4 thời gian, hạn {due}"
+        else:
+            message = f"{task.step_name} ({task.role}) quá hạn từ {due}"
+        assignee = task.assignee if kind == "reminder" else None
+        return OfficialAlert(kind, task.department, role, assignee, message)
 
     @staticmethod
     def _due_text(task: Task) -> str:
