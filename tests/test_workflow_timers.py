@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import pytest
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from workflows.messages import (
     ActionRequest,
     ConsultationAnswer,
     DossierInput,
+    DossierOutcome,
     SupplementSubmission,
     SuppliedComponent,
     WithdrawalRequest,
@@ -70,14 +72,13 @@ class Run:
     """A dossier's workflow on the test server, with a worker of its own task queue."""
 
     env: WorkflowEnvironment
-    handle: WorkflowHandle[DossierWorkflow, object]
+    handle: WorkflowHandle[DossierWorkflow, DossierOutcome]
     input: DossierInput
     calendar: WorkingCalendar
 
-    async def act(self, actor: Actor, action: str, **fields: object) -> None:
-        await self.handle.execute_update(
-            DossierWorkflow.act, ActionRequest(action, actor, **fields)
-        )  # type: ignore[arg-type]
+    async def act(self, actor: Actor, action: str, **fields: Any) -> None:
+        request = ActionRequest(action, actor, **fields)
+        await self.handle.execute_update(DossierWorkflow.act, request)
 
     async def state(self) -> DossierState:
         return await self.handle.query(DossierWorkflow.state)
@@ -125,8 +126,8 @@ async def _dossier(
                 await handle.terminate("test over")
 
 
-def _at(*args: int) -> datetime:
-    return datetime(*args, tzinfo=VN_TZ)
+def _at(year: int, month: int, day: int, hour: int, minute: int) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=VN_TZ)
 
 
 async def _alerts(sessionmaker: Sessionmaker, code: str) -> list[tuple[str, str, str]]:
