@@ -8,11 +8,13 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
+import httpx
 import structlog
 from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.dossier_activities import DossierActivities
+from activities.notifications import OutboxDispatcher, senders_from
 from activities.payment_gateway import SandboxGateway
 from motcua.logging import configure_logging
 from motcua.settings import Settings, get_settings
@@ -61,16 +63,23 @@ async def main() -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
+    sessionmaker = create_sessionmaker(engine)
     client = await connect_temporal(settings)
-    worker = build_worker(client, create_sessionmaker(engine), settings)
+    worker = build_worker(client, sessionmaker, settings)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     log.info("worker started", task_queue=settings.temporal_task_queue)
-    async with worker:
-        await stop.wait()
+    async with worker, httpx.AsyncClient(timeout=30) as http:
+        senders = senders_from(settings, http)
+        if senders:
+            log.info("delivering notifications", channels=[s.channel for s in senders])
+            dispatcher = OutboxDispatcher(sessionmaker, senders)
+            await dispatcher.run(stop, settings.outbox_poll_seconds)
+        else:
+            await stop.wait()
         log.info("worker stopping")
     await engine.dispose()
 

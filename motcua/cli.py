@@ -281,7 +281,7 @@ async def _outbox(settings: Settings, dossier: str | None, limit: int) -> list[s
         rows = await recent_notifications(session, dossier, limit)
     return [
         f"{n.created_at.astimezone(VN_TZ):%Y-%m-%d %H:%M:%S}  {n.channel:<5} "
-        f"{n.recipient:<24} {n.message}"
+        f"{'sent' if n.sent_at else 'queued':<6} {n.recipient:<24} {n.message}"
         for n in rows
     ]
 

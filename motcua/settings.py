@@ -67,6 +67,17 @@ class Settings(BaseSettings):
     query_budget_ms: int = Field(default=1500, gt=0)
     max_upload_bytes: int = 20 * 1024 * 1024
 
+    # Delivery of the applicants' notifications. Unset, they stay in the outbox table.
+    smtp_host: str | None = None
+    smtp_port: int = 587
+    smtp_from: str | None = None
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = True
+    sms_gateway_url: str | None = None
+    sms_gateway_token: SecretStr | None = None
+    outbox_poll_seconds: float = Field(default=5.0, gt=0)
+
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 

@@ -156,6 +156,8 @@ class Notification(Base):
     message: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(server_default="now()")
     sent_at: Mapped[datetime | None]
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    last_error: Mapped[str | None]
 
 
 class Consultation(Base):

@@ -1,0 +1,156 @@
+"""Delivering the applicants' notifications: e-mail and SMS senders behind one interface, and
+the dispatcher that takes queued rows from the outbox to them.
+
+The workflow's activities only ever write to the outbox (in the transaction that records the
+status), so a retry never queues a message twice. The dispatcher delivers at least once: a
+crash between sending and marking a row sent would send it again, so each message carries the
+row's id as its reference (the e-mail's Message-ID, the SMS gateway's client reference) for the
+receiving side to drop the repeat. With no sender configured (the embedded default), rows stay
+in the outbox, where `motcua outbox` shows them.
+"""
+
+import asyncio
+import contextlib
+import smtplib
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from typing import Protocol
+
+import httpx
+import structlog
+from sqlalchemy import select
+
+from motcua.settings import Settings
+from store.db import Sessionmaker
+from store.models import Notification
+
+log = structlog.get_logger()
+
+# After this many failed attempts a row is left for an operator (it keeps its last error).
+MAX_ATTEMPTS = 10
+
+
+class NotificationSender(Protocol):
+    channel: str  # the outbox channel it delivers: "email" or "sms"
+
+    async def send(self, recipient: str, message: str, reference: str) -> None: ...
+
+
+class SmtpEmailSender:
+    channel = "email"
+
+    def __init__(
+        self,
+        host: str,
+        port: int,
+        sender: str,
+        username: str | None = None,
+        password: str | None = None,
+        starttls: bool = True,
+    ) -> None:
+        self._host, self._port, self._sender = host, port, sender
+        self._username, self._password, self._starttls = username, password, starttls
+
+    async def send(self, recipient: str, message: str, reference: str) -> None:
+        email = EmailMessage()
+        email["From"], email["To"] = self._sender, recipient
+        email["Subject"] = message.split(":", 1)[0]  # "Hồ sơ <code>"
+        email["Message-ID"] = f"<{reference}@{self._sender.rsplit('@', 1)[-1]}>"
+        email.set_content(message)
+        await asyncio.to_thread(self._deliver, email)
+
+    def _deliver(self, email: EmailMessage) -> None:
+        with smtplib.SMTP(self._host, self._port, timeout=30) as smtp:
+            if self._starttls:
+                smtp.starttls()
+            if self._username and self._password:
+                smtp.login(self._username, self._password)
+            smtp.send_message(email)
+
+
+class HttpSmsSender:
+    """An SMS gateway taking `{"to", "message", "reference"}` as JSON with a bearer token, the
+    shape of the common Vietnamese brand-name SMS APIs."""
+
+    channel = "sms"
+
+    def __init__(self, url: str, token: str | None, client: httpx.AsyncClient) -> None:
+        self._url, self._client = url, client
+        self._headers = {"Authorization": f"Bearer {token}"} if token else {}
+
+    async def send(self, recipient: str, message: str, reference: str) -> None:
+        response = await self._client.post(
+            self._url,
+            json={"to": recipient, "message": message, "reference": reference},
+            headers=self._headers,
+        )
+        response.raise_for_status()
+
+
+def senders_from(settings: Settings, client: httpx.AsyncClient) -> list[NotificationSender]:
+    senders: list[NotificationSender] = []
+    if settings.smtp_host and settings.smtp_from:
+        password = settings.smtp_password.get_secret_value() if settings.smtp_password else None
+        senders.append(
+            SmtpEmailSender(
+                settings.smtp_host,
+                settings.smtp_port,
+                settings.smtp_from,
+                settings.smtp_username,
+                password,
+                settings.smtp_starttls,
+            )
+        )
+    if settings.sms_gateway_url:
+        token = (
+            settings.sms_gateway_token.get_secret_value() if settings.sms_gateway_token else None
+        )
+        senders.append(HttpSmsSender(settings.sms_gateway_url, token, client))
+    return senders
+
+
+class OutboxDispatcher:
+    def __init__(self, sessionmaker: Sessionmaker, senders: list[NotificationSender]) -> None:
+        self._sessionmaker = sessionmaker
+        self._senders = {sender.channel: sender for sender in senders}
+
+    async def deliver_pending(self, batch: int = 50) -> int:
+        """Send up to `batch` queued messages of the channels with a sender; returns how many
+        went out. Rows are locked while they are sent, so several dispatchers share the work."""
+        sent = 0
+        async with self._sessionmaker.begin() as session:
+            rows = await session.scalars(
+                select(Notification)
+                .where(
+                    Notification.sent_at.is_(None),
+                    Notification.channel.in_(self._senders),
+                    Notification.attempts < MAX_ATTEMPTS,
+                )
+                .order_by(Notification.id)
+                .limit(batch)
+                .with_for_update(skip_locked=True)
+            )
+            for row in rows:
+                try:
+                    await self._senders[row.channel].send(
+                        row.recipient, row.message, f"motcua-notification-{row.id}"
+                    )
+                except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
+                    row.attempts += 1
+                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                    log.warning("notification not sent", id=row.id, error=row.last_error)
+                    continue
+                row.sent_at = datetime.now(UTC)
+                sent += 1
+        return sent
+
+    async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
+        """Deliver until `stop` is set, looking for new rows every `interval_seconds`."""
+        while not stop.is_set():
+            try:
+                while await self.deliver_pending():
+                    pass
+            except Exception:  # the database away: try again at the next round
+                log.exception("outbox delivery failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval_seconds)
