@@ -12,13 +12,13 @@ in the outbox, where `motcua outbox` shows them.
 import asyncio
 import contextlib
 import smtplib
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
 
 import httpx
 import structlog
-from sqlalchemy import select
+from sqlalchemy import or_, select
 
 from motcua.settings import Settings
 from store.db import Sessionmaker
@@ -115,9 +115,11 @@ class OutboxDispatcher:
         self._senders = {sender.channel: sender for sender in senders}
 
     async def deliver_pending(self, batch: int = 50) -> int:
-        """Send up to `batch` queued messages of the channels with a sender; returns how many
-        went out. Rows are locked while they are sent, so several dispatchers share the work."""
-        sent = 0
+        """Send up to `batch` queued messages of the channels with a sender (a failed one waits
+        before its next attempt); returns how many were tried. Rows are locked while they are
+        sent, so several dispatchers share the work."""
+        tried = 0
+        now = datetime.now(UTC)
         async with self._sessionmaker.begin() as session:
             rows = await session.scalars(
                 select(Notification)
@@ -125,6 +127,7 @@ class OutboxDispatcher:
                     Notification.sent_at.is_(None),
                     Notification.channel.in_(self._senders),
                     Notification.attempts < MAX_ATTEMPTS,
+                    or_(Notification.retry_at.is_(None), Notification.retry_at <= now),
                 )
                 .order_by(Notification.id)
                 .limit(batch)
@@ -137,12 +140,14 @@ class OutboxDispatcher:
                     )
                 except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
                     row.attempts += 1
+                    # 2, 4, 8 … minutes: a gateway that is down is not hammered.
+                    row.retry_at = now + timedelta(minutes=2**row.attempts)
                     row.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     log.warning("notification not sent", id=row.id, error=row.last_error)
-                    continue
-                row.sent_at = datetime.now(UTC)
-                sent += 1
-        return sent
+                else:
+                    row.sent_at = datetime.now(UTC)
+                tried += 1
+        return tried
 
     async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
         """Deliver until `stop` is set, looking for new rows every `interval_seconds`."""

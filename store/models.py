@@ -157,6 +157,7 @@ class Notification(Base):
     created_at: Mapped[datetime] = mapped_column(server_default="now()")
     sent_at: Mapped[datetime | None]
     attempts: Mapped[int] = mapped_column(SmallInteger, default=0)
+    retry_at: Mapped[datetime | None]
     last_error: Mapped[str | None]
 
 

@@ -48,8 +48,9 @@ CREATE TABLE official_alerts (
 );
 CREATE INDEX official_alerts_inbox ON official_alerts (department, role, created_at);
 
--- Delivery of the applicants' notifications: failed attempts are counted and the last error
--- kept, for an operator to see.
+-- Delivery of the applicants' notifications: failed attempts are counted, retried later and
+-- later, and the last error kept for an operator to see.
 ALTER TABLE notifications
     ADD COLUMN attempts    smallint NOT NULL DEFAULT 0,
+    ADD COLUMN retry_at    timestamptz,
     ADD COLUMN last_error  text;
