@@ -6,7 +6,7 @@ were running when a new version was deployed would have them; each run also reco
 ones of the main paths and replays them. After a change of the workflow (made compatible with
 `workflow.patched`), add the new version's histories beside the old ones:
 
-    MOTCUA_RECORD_HISTORIES=v4 .venv/bin/pytest tests/test_replay.py
+    MOTCUA_RECORD_HISTORIES=v5 .venv/bin/pytest tests/test_replay.py
 
 Recorded histories are never overwritten: an old one that stops replaying is a dossier that
 the new code would break.
