@@ -319,9 +319,12 @@ class DossierActivities:
             new_due_at=dossier.due_at if apology else None,
             issued_at=issued_at,
             issued_by=issue.issued_by,
-            components=[
-                component_names.get(d["component"], d["component"]) for d in dossier.documents
-            ],
+            # Each component once, though a supplement may have brought a second file of it.
+            components=list(
+                dict.fromkeys(
+                    component_names.get(d["component"], d["component"]) for d in dossier.documents
+                )
+            ),
             missing_components=[component_names.get(c, c) for c in issue.components],
             note=issue.note,
             slip_rows=(

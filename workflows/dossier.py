@@ -432,6 +432,7 @@ class DossierWorkflow:
             Action.EXTEND,
             actor=request.actor.username,
             note=f"{_local(previous)} → {_local(self._due_at)}: {request.note}",
+            department=self._input.procedure.desk_department,
         )
         await self._record(
             documents=[
@@ -628,12 +629,16 @@ class DossierWorkflow:
         actor: str,
         note: str | None = None,
         timeliness: str | None = None,
+        department: str | None = None,
     ) -> None:
+        """A line of the control slip, at the current step (and its department, unless the
+        line is another unit's, like the desk's apology)."""
         task = self._task
         entry = SlipEntry(
             seq=len(self._history) + 1,
             step_key=task.step_key if task else str(self._stage),
-            department=task.department if task else self._input.procedure.desk_department,
+            department=department
+            or (task.department if task else self._input.procedure.desk_department),
             actor=actor,
             action=str(action),
             at=workflow.now(),
