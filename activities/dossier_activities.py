@@ -48,7 +48,8 @@ class DocumentIssue:
     issued_by: str | None
     note: str | None = None
     components: list[str] = field(default_factory=list)  # the missing ones, for form 02
-    previous_due_at: datetime | None = None  # the appointment an apology moves
+    previous_due_at: datetime | None = None  # the appointment an apology moves…
+    new_due_at: datetime | None = None  # …and the new one
 
 
 @dataclass
@@ -151,12 +152,15 @@ class DossierActivities:
         async with self._sessionmaker.begin() as session:
             current = (
                 await session.execute(
-                    select(Dossier.status_code, Dossier.applicant)
-                    .where(Dossier.code == record.code, Dossier.last_seq < record.seq)
+                    select(Dossier.status_code, Dossier.applicant, Dossier.last_seq)
+                    .where(Dossier.code == record.code)
                     .with_for_update()
                 )
-            ).first()
-            status_changed = current is not None and (
+            ).one()
+            # A record older than the one applied already changes no state (it arrived late),
+            # but its notice (an apology) still goes out.
+            newer = current.last_seq < record.seq
+            status_changed = newer and (
                 record.seq == 1 or current.status_code != record.status_code
             )
             message = record.notice or (
@@ -164,7 +168,7 @@ class DossierActivities:
                 if status_changed
                 else None
             )
-            contacts = recipients(current.applicant) if current and message else []
+            contacts = recipients(current.applicant) if message else []
             if contacts:
                 # A message for the applicant: into the outbox, in this same transaction.
                 await session.execute(
@@ -305,7 +309,6 @@ class DossierActivities:
         catalog = await self._catalog(session, dossier.catalog_version)
         procedure = catalog.procedures[dossier.procedure_code]
         component_names = {c.code: c.name for c in procedure.components}
-        apology = issue.kind == DocumentKind.APOLOGY
         return DocumentContext(
             agency_name=catalog.agencies[dossier.agency_code].name,
             procedure_code=procedure.code,
@@ -315,8 +318,8 @@ class DossierActivities:
             applicant_id=str(dossier.applicant.get("id_number", "")),
             received_at=dossier.received_at,
             # An apology shows the appointment it moves, and the new one.
-            due_at=issue.previous_due_at if apology and issue.previous_due_at else dossier.due_at,
-            new_due_at=dossier.due_at if apology else None,
+            due_at=issue.previous_due_at or dossier.due_at,
+            new_due_at=issue.new_due_at,
             issued_at=issued_at,
             issued_by=issue.issued_by,
             # Each component once, though a supplement may have brought a second file of it.

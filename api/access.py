@@ -1,6 +1,6 @@
 """Who may see a dossier: the applicant with the receipt's lookup key, or an official whose
 department works on it (the agency's desk, a department with a step in its process, or one
-its steps may consult)."""
+its steps consulted)."""
 
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,7 +37,8 @@ async def departments_of(ctx: AppContext, session: AsyncSession, dossier: Dossie
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
     procedure = catalog.procedures[dossier.procedure_code]
     desk = catalog.agencies[dossier.agency_code].desk_department
-    consulted = (c.department for step in procedure.steps for c in step.consults)
+    # A department a step may consult sees the dossier only once it has been asked.
+    consulted = await repo.consulted_departments(session, dossier.code)
     return {desk, *(step.department for step in procedure.steps), *consulted}
 
 

@@ -7,6 +7,7 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+import structlog
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import (
@@ -120,8 +121,9 @@ async def supplement(
     submission = SupplementSubmission(
         [SuppliedComponent(d.component, str(d.file_id)) for d in body.documents], body.note
     )
-    # One supplement per request: a retried one gets the first one's answer.
-    update = f"supplement-{dossier.supplement_requests}"
+    # A retried supplement gets the first one's answer; a different one is refused (409).
+    digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
+    update = f"supplement-{dossier.supplement_requests}-{digest}"
     return await _update(ctx, dossier.code, DossierWorkflow.supplement, submission, update)
 
 
@@ -138,8 +140,9 @@ async def answer_consultation(
 ) -> None:
     """The consulted department's opinion, to the consultation's workflow."""
     answer = ConsultationAnswer(official.actor, opinion)
-    # One answer per consultation: a retry gets the first one's answer.
-    await _update(ctx, consultation_id, ConsultationWorkflow.answer, answer, "answer")
+    # A retried click is applied once; another answer is refused (409: answered already).
+    update = "answer-" + hashlib.sha256(f"{official.username}|{opinion}".encode()).hexdigest()
+    await _update(ctx, consultation_id, ConsultationWorkflow.answer, answer, update)
 
 
 async def _update(
@@ -170,6 +173,7 @@ async def _update(
             "before retrying (a retry with the same Idempotency-Key is applied once)",
         ) from exc
     except RPCError as exc:
+        structlog.get_logger().warning("update not delivered", error=str(exc), status=exc.status)
         if exc.status == RPCStatusCode.NOT_FOUND:
             raise HTTPException(
                 status.HTTP_409_CONFLICT, detail=f"{workflow_id} is finished: no more actions"

@@ -78,6 +78,12 @@ class Procedure(_Strict):
         keys = [step.key for step in self.steps]
         if len(set(keys)) != len(keys):
             raise ValueError(f"procedure {self.code}: step keys must be unique")
+        for step in self.steps:
+            consulted = [c.department for c in step.consults]
+            if len(set(consulted)) != len(consulted) or step.department in consulted:
+                raise ValueError(
+                    f"procedure {self.code}, step {step.key}: consult each other department once"
+                )
         components = [c.code for c in self.components]
         if len(set(components)) != len(components):
             raise ValueError(f"procedure {self.code}: component codes must be unique")

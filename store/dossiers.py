@@ -148,6 +148,13 @@ async def consultations_for(
     return list(rows)
 
 
+async def consulted_departments(session: AsyncSession, code: str) -> set[str]:
+    rows = await session.scalars(
+        select(Consultation.department).where(Consultation.dossier_code == code).distinct()
+    )
+    return set(rows)
+
+
 async def get_consultation(session: AsyncSession, consultation_id: str) -> Consultation | None:
     return await session.get(Consultation, consultation_id)
 

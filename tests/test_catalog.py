@@ -48,6 +48,18 @@ def test_version_changes_with_content(tmp_path: Path) -> None:
         (lambda raw: raw["procedures"].append(raw["procedures"][0]), "listed twice"),
         (lambda raw: raw["procedures"][0].update(surprise=1), "surprise"),
         (lambda raw: raw["agencies"][0].update(code="H39"), "code"),
+        (
+            lambda raw: raw["procedures"][0]["steps"][0].update(
+                consults=[{"department": "KT", "role": "head", "hours": 8}]
+            ),
+            "consult each other department once",
+        ),
+        (
+            lambda raw: raw["procedures"][0]["steps"][0].update(
+                consults=[{"department": "NOPE", "role": "head", "hours": 8}]
+            ),
+            "unknown department NOPE",
+        ),
     ],
 )
 def test_invalid_catalogs_are_refused(tmp_path: Path, edit: object, message: str) -> None:

@@ -8,10 +8,11 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import select
 
 from domain.calendar import VN_TZ
 from store.dossiers import recent_notifications
-from store.models import Dossier
+from store.models import Consultation, Dossier
 from tests.client import DESK, ApiClient, pdf_text
 from tests.conftest import Stack
 
@@ -26,14 +27,18 @@ def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
 
 
 async def _supplement(
-    api: ApiClient, code: str, key: str, components: list[str], note: str = "Đã bổ sung"
+    api: ApiClient, code: str, key: str, components: list[str], retries: int = 0
 ) -> httpx.Response:
+    """The applicant uploads the components and sends them (then sends the same again
+    `retries` times, as a client that did not see the answer would)."""
     documents = [{"component": c, "file_id": await api.upload()} for c in components]
-    return await api.http.post(
-        f"/api/v1/dossiers/{code}/supplement",
-        json={"documents": documents, "note": note},
-        headers={"X-Lookup-Key": key},
-    )
+    for _ in range(retries + 1):
+        r = await api.http.post(
+            f"/api/v1/dossiers/{code}/supplement",
+            json={"documents": documents, "note": "Đã bổ sung"},
+            headers={"X-Lookup-Key": key},
+        )
+    return r
 
 
 async def _documents(api: ApiClient, code: str, key: str) -> dict[str, list[dict[str, Any]]]:
@@ -67,6 +72,11 @@ async def test_a_supplement_at_intake_stops_the_clock_and_comes_back_to_the_desk
 
     # The desk waits for the applicant; form 02 lists what is missing.
     assert (await api.act(code, DESK, "accept")).status_code == 409
+    # The clock is stopped: no apology while the applicant has the dossier.
+    later = {
+        "new_due_at": (datetime.fromisoformat(state["due_at"]) + timedelta(days=7)).isoformat()
+    }
+    assert (await api.act(code, DESK, "extend", note="Chờ", **later)).status_code == 409
     form02 = (await _documents(api, code, key))["supplement_request"]
     text = await _pdf(api, key, form02[0])
     assert code in text and "Hợp đồng thuê địa điểm kinh doanh" in text
@@ -74,10 +84,10 @@ async def test_a_supplement_at_intake_stops_the_clock_and_comes_back_to_the_desk
     # The applicant must send what was asked for, nothing unknown, and only when asked.
     assert (await _supplement(api, code, key, ["GDN"])).status_code == 422
     assert (await _supplement(api, code, key, ["XYZ"])).status_code == 422
-    r = await _supplement(api, code, key, ["HDTN"])
+    r = await _supplement(api, code, key, ["HDTN"], retries=1)  # a retry gets the same answer
     assert r.status_code == 200, r.text
     assert (r.json()["status_code"], r.json()["current_step"]["key"]) == (1, "intake")
-    assert (await _supplement(api, code, key, ["HDTN"])).status_code == 200  # a retry: same
+    assert (await _supplement(api, code, key, ["HDTN"])).status_code == 409  # not asked now
     state = await api.status(code, key)
     actions = [e["action"] for e in state["history"]]
     assert actions[-3:] == ["request_supplement", "step_started", "supplemented"]
@@ -156,6 +166,9 @@ async def test_the_desk_apologises_with_a_new_appointment(api: ApiClient, stack:
     assert (await api.act(code, DESK, "extend", note="Chờ", **earlier)).status_code == 422
     at_night = {"new_due_at": later.replace(hour=22).isoformat()}
     assert (await api.act(code, DESK, "extend", note="Chờ", **at_night)).status_code == 422
+    too_far = {"new_due_at": later.replace(year=later.year + 2).isoformat()}
+    r = await api.act(code, DESK, "extend", note="Chờ", **too_far)
+    assert r.status_code == 422 and "365 days" in r.text
     new = {"new_due_at": later.isoformat()}
     assert (await api.act(code, "kt.specialist", "extend", note="Chờ", **new)).status_code == 403
 
@@ -194,8 +207,10 @@ async def test_a_step_consults_other_departments_in_parallel(api: ApiClient) -> 
         assert (await api.http.post(url, json={"opinion": "x"}, headers=wrong)).status_code == 403
         r = await api.http.post(url, json={"opinion": opinion}, headers=headers)
         assert r.status_code == 200, r.text
+        retry = await api.http.post(url, json={"opinion": opinion}, headers=headers)
+        assert retry.status_code in (200, 409)  # the same answer, or the consultation is over
         again = await api.http.post(url, json={"opinion": "lại"}, headers=headers)
-        assert again.status_code in (200, 409)  # a retry, or the consultation is over
+        assert again.status_code == 409
 
     async with asyncio.timeout(20):
         while True:
@@ -209,6 +224,28 @@ async def test_a_step_consults_other_departments_in_parallel(api: ApiClient) -> 
         f"THUE: {answers['thue.specialist']}",
     }
     assert (await api.act(code, "vpdk.specialist", "approve")).status_code == 200
+
+
+async def test_a_withdrawal_during_a_consultation_stops_it(api: ApiClient, stack: Stack) -> None:
+    created = await api.submit(LAND)
+    code, key = created["code"], created["lookup_key"]
+    await api.act(code, LAND_DESK, "accept")
+    assert (await api.act(code, "vpdk.specialist", "consult", note="Ý kiến?")).status_code == 200
+    r = await api.http.post(
+        f"/api/v1/dossiers/{code}/withdraw", json={}, headers={"X-Lookup-Key": key}
+    )
+    assert r.status_code == 200 and r.json()["status_code"] == 7, r.text
+    r = await api.act(code, LAND_DESK, "confirm_withdrawal")
+    assert r.status_code == 200 and r.json()["status_code"] == 8, r.text
+    async with asyncio.timeout(20):
+        while True:
+            async with stack.sessionmaker() as session:
+                rows = await session.scalars(
+                    select(Consultation.status).where(Consultation.dossier_code == code)
+                )
+                if set(rows) == {"cancelled"}:
+                    break
+            await asyncio.sleep(0.1)
 
 
 async def test_every_status_of_the_national_list_is_reached(api: ApiClient, stack: Stack) -> None:

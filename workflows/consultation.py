@@ -29,7 +29,7 @@ class ConsultationWorkflow:
     def __init__(self, input: ConsultationInput) -> None:
         self._input = input
         self._answer: ConsultationAnswer | None = None
-        self._closed = False  # the allotted time ran out
+        self._closed = False  # answered, out of time, or cancelled: no answer is taken now
 
     @workflow.run
     async def run(self, input: ConsultationInput) -> ConsultationOutcome:
@@ -40,15 +40,17 @@ class ConsultationWorkflow:
                 timeout=max(input.due_at - workflow.now(), timedelta(0)),
             )
         except TimeoutError:
-            self._closed = True
-            await self._record("unanswered")
-            return ConsultationOutcome(input.department)
+            pass  # (an answer accepted together with the timeout still counts, below)
         except asyncio.CancelledError:
             # The dossier stopped (withdrawn) before the department answered.
+            self._closed = True
             await self._record("cancelled")
             raise
+        self._closed = True
         answer = self._answer
-        assert answer is not None
+        if answer is None:
+            await self._record("unanswered")
+            return ConsultationOutcome(input.department)
         await self._record("answered")
         return ConsultationOutcome(input.department, answer.actor.username, answer.opinion)
 
@@ -79,7 +81,7 @@ class ConsultationWorkflow:
 
     def _check_answer(self, answer: ConsultationAnswer) -> None:
         input = self._input
-        if self._closed:
+        if self._closed and self._answer is None:
             raise ApplicationError(
                 f"the time for department {input.department} to answer has run out",
                 type=ACTION_NOT_ALLOWED,

@@ -6,6 +6,8 @@ signal; `state` answers "which step, which department, when is it due". Every tr
 written to the read model (and the control slip) by an idempotent activity.
 """
 
+import asyncio
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -36,6 +38,7 @@ with workflow.unsafe.imports_passed_through():
         SYSTEM_ACTOR,
         WITHDRAWAL_STEP,
         Action,
+        ConsultSpec,
         DeliveryMethod,
         DocumentKind,
         DossierState,
@@ -72,6 +75,9 @@ ONLINE_PAYMENT_STEP = "Nộp phí, lệ phí trực tuyến"
 # Behaviour added since dossiers started running: histories from before each patch replay
 # without it (see tests/test_replay.py).
 STEP_REMINDERS = "step-reminders"
+
+# How far one apology may move an appointment (the pinned calendar covers three years).
+MAX_EXTENSION = timedelta(days=365)
 
 _ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Activities retry until they succeed: the database coming back is the normal end of an outage.
@@ -138,14 +144,15 @@ class DossierWorkflow:
         # Supplements: what the applicant was asked for, what they sent, and the working time
         # the clock stood still (Decision 766 subtracts it; a second request makes it late).
         self._missing: list[str] = []
+        self._awaiting_supplement = False
         self._supplied: SupplementSubmission | None = None
         self._supplement_requests = 0
         self._supplement_time = timedelta(0)
         # Departments whose opinions the current step is waiting for.
         self._consulting: list[str] = []
         self._consultation_rounds = 0
-        # The appointment the desk was last told it cannot meet (so it is told once per date).
-        self._apology_alerted_for: datetime | None = None
+        # Whether the desk was told the appointment cannot be met (once, until it apologises).
+        self._apology_alerted = False
 
     # ---- the lifecycle -------------------------------------------------------------------
 
@@ -326,11 +333,13 @@ class DossierWorkflow:
                 )
             ]
         )
+        self._awaiting_supplement = True
         self._answer_officials()
         await workflow.wait_condition(
             lambda: self._supplied is not None or self._withdrawal is not None
         )
-        supplied, self._supplied = self._supplied, None
+        # Taken at once: a second submission is refused from here on.
+        supplied, self._supplied, self._awaiting_supplement = self._supplied, None, False
         if supplied is None:
             raise _WithdrawalRequested
         self._tickets_taken += 1
@@ -362,6 +371,17 @@ class DossierWorkflow:
             for c in step.consults
             if not request.departments or c.department in request.departments
         ]
+        # Set before the first await: no other action on the step is accepted from here on.
+        self._consulting = [spec.department for spec in asked]
+        try:
+            await self._consult_departments(task, asked, request.note)
+        finally:
+            self._consulting = []
+        await self._record()
+
+    async def _consult_departments(
+        self, task: Task, asked: list[ConsultSpec], question: str | None
+    ) -> None:
         self._consultation_rounds += 1
         now = workflow.now()
         children = [
@@ -372,7 +392,7 @@ class DossierWorkflow:
                     step_key=task.step_key,
                     department=spec.department,
                     role=spec.role,
-                    question=request.note,
+                    question=question,
                     asked_at=now,
                     due_at=self._calendar.add_working_hours(now, spec.hours),
                 ),
@@ -380,15 +400,18 @@ class DossierWorkflow:
             )
             for spec in asked
         ]
-        self._consulting = [spec.department for spec in asked]
         await self._record()
         self._answer_officials()
-        await workflow.wait_condition(
-            lambda: all(child.done() for child in children) or self._withdrawal is not None
+        # The step's own deadlines still run while the departments are asked.
+        await self._wait_with_alerts(
+            task, lambda: all(child.done() for child in children) or self._withdrawal is not None
         )
         if not all(child.done() for child in children):
             for child in children:
                 child.cancel()
+            # Until each has stopped: the dossier must not complete while their ends are
+            # still arriving.
+            await asyncio.gather(*children, return_exceptions=True)
             raise _WithdrawalRequested
         for child in children:
             outcome: ConsultationOutcome = child.result()
@@ -404,8 +427,6 @@ class DossierWorkflow:
                     actor=outcome.answered_by,
                     note=f"{outcome.department}: {outcome.opinion}",
                 )
-        self._consulting = []
-        await self._record()
 
     async def _reassign(self, request: ActionRequest) -> None:
         task, assignee = self._task, request.assignee
@@ -428,6 +449,7 @@ class DossierWorkflow:
         """The desk's apology with a new appointment date (form 04), sent to the applicant."""
         assert request.new_due_at is not None
         previous, self._due_at = self._due_at, request.new_due_at
+        self._apology_alerted = False  # the new appointment is watched afresh
         self._note(
             Action.EXTEND,
             actor=request.actor.username,
@@ -441,6 +463,7 @@ class DossierWorkflow:
                     request.actor.username,
                     request.note,
                     previous_due_at=previous,
+                    new_due_at=self._due_at,
                 )
             ],
             notice=f"Hồ sơ {self._input.code}: xin lỗi vì chậm trả kết quả; hẹn lại "
@@ -499,13 +522,7 @@ class DossierWorkflow:
         task = self._task
         assert task is not None
         self._answer_officials()
-        woken = False
-        for moment, alert in self._deadlines(task):
-            woken = await self._wait_woken(moment)
-            if woken:
-                break
-            await self._alert(task, alert)
-        await workflow.wait_condition(self._woken)
+        await self._wait_with_alerts(task, self._woken)
         if self._pending is None:
             raise _WithdrawalRequested
         request = self._take_pending()
@@ -518,6 +535,23 @@ class DossierWorkflow:
         )
         return request
 
+    async def _wait_with_alerts(self, task: Task, done: Callable[[], bool]) -> None:
+        """Wait until `done()`, alerting at the task's deadlines as they pass. When the
+        appointment moves meanwhile (the desk's apology), the deadlines are counted again."""
+        while True:
+            due_at = self._due_at
+
+            def woken(due_at: datetime = due_at) -> bool:
+                return done() or self._due_at != due_at
+
+            for moment, alert in self._deadlines(task):
+                if await self._wait_until(woken, moment):
+                    break
+                await self._alert(task, alert)
+            await workflow.wait_condition(woken)
+            if done():
+                return
+
     def _deadlines(self, task: Task) -> list[tuple[datetime, str]]:
         """The alerts still to come while `task` waits, in the order they fall due."""
         deadlines = []
@@ -527,7 +561,7 @@ class DossierWorkflow:
             if task.remind_at is not None and not task.reminded:
                 deadlines.append((task.remind_at, "reminder"))
             latest_start = self._latest_start()
-            if latest_start is not None and self._apology_alerted_for != self._due_at:
+            if latest_start is not None and not self._apology_alerted:
                 deadlines.append((latest_start, "apology_due"))
         return sorted(deadlines)
 
@@ -535,6 +569,8 @@ class DossierWorkflow:
         """While the dossier is processed, the last moment the current step can end and the
         steps after it still fit before the appointment."""
         steps = self._input.procedure.steps
+        if self._stopping:
+            return None
         if self._stage == Stage.INTAKE:
             after = steps
         elif self._stage == Stage.REVIEW:
@@ -554,10 +590,7 @@ class DossierWorkflow:
             self._note(SlipAction.STEP_OVERDUE, actor=SYSTEM_ACTOR)
             await self._record(alerts=[self._official_alert(task, "overdue", HEAD_ROLE)])
         else:
-            latest_start = self._latest_start()
-            if latest_start is not None and workflow.now() < latest_start:
-                return  # the appointment was moved meanwhile (the desk has apologised)
-            self._apology_alerted_for = self._due_at
+            self._apology_alerted = True
             procedure = self._input.procedure
             message = (
                 f"không kịp hẹn trả {_local(self._due_at)}: gửi phiếu xin lỗi và hẹn lại "
@@ -571,11 +604,12 @@ class DossierWorkflow:
                 ]
             )
 
-    async def _wait_woken(self, until: datetime) -> bool:
-        """Wait until woken (True) or until `until` (False)."""
+    @staticmethod
+    async def _wait_until(condition: Callable[[], bool], until: datetime) -> bool:
+        """Wait until `condition()` (True) or until `until` (False)."""
         try:
             await workflow.wait_condition(
-                self._woken, timeout=max(until - workflow.now(), timedelta(0))
+                condition, timeout=max(until - workflow.now(), timedelta(0))
             )
         except TimeoutError:
             return False
@@ -763,18 +797,18 @@ class DossierWorkflow:
                 f"the applicant's withdrawal of dossier {code} is being taken up: look at the "
                 "dossier again in a moment"
             )
-        if self._status == StatusCode.SUPPLEMENT_REQUESTED:
-            raise _refuse(f"dossier {code} is waiting for the applicant's supplement")
-        if self._consulting and action != Action.REASSIGN:
-            raise _refuse(
-                f"step {task.step_key} is waiting for the opinions of {', '.join(self._consulting)}"
-            )
         if self._stopping:
             if action != Action.CONFIRM_WITHDRAWAL:
                 raise _refuse(
                     f"{action} does not fit dossier {code}: the applicant asked to withdraw "
                     "it; only confirm_withdrawal is accepted"
                 )
+        elif self._status == StatusCode.SUPPLEMENT_REQUESTED:
+            raise _refuse(f"dossier {code} is waiting for the applicant's supplement")
+        elif self._consulting and action != Action.REASSIGN:
+            raise _refuse(
+                f"step {task.step_key} is waiting for the opinions of {', '.join(self._consulting)}"
+            )
         elif action == Action.CONFIRM_WITHDRAWAL:
             raise _refuse(
                 f"{action} does not fit dossier {code}: the applicant has not asked to withdraw it"
@@ -854,6 +888,11 @@ class DossierWorkflow:
             )
         if self._stage == Stage.DONE or self._status >= StatusCode.PROCESSED or self._withdrawal:
             raise _refuse(f"dossier {code} is no longer being processed: nothing to extend")
+        if self._status == StatusCode.SUPPLEMENT_REQUESTED:
+            raise _refuse(
+                f"dossier {code} is with the applicant for a supplement: its clock is stopped, "
+                "and its appointment moves when it resumes"
+            )
         now = workflow.now()
         if now >= self._due_at:
             raise _refuse(
@@ -865,6 +904,11 @@ class DossierWorkflow:
             raise _refuse(
                 f"extend needs `new_due_at` later than the current appointment "
                 f"({_local(self._due_at)})",
+                INVALID_REQUEST,
+            )
+        if new_due_at > self._due_at + MAX_EXTENSION:
+            raise _refuse(
+                f"an apology moves the appointment by {MAX_EXTENSION.days} days at most",
                 INVALID_REQUEST,
             )
         if not self._calendar.is_office_time(new_due_at):
@@ -887,7 +931,7 @@ class DossierWorkflow:
 
     def _check_supplement(self, submission: SupplementSubmission) -> None:
         code = self._input.code
-        if self._status != StatusCode.SUPPLEMENT_REQUESTED or self._supplied is not None:
+        if not self._awaiting_supplement or self._supplied is not None:
             raise _refuse(f"dossier {code} is not waiting for a supplement")
         if self._withdrawal is not None:
             raise _refuse(f"dossier {code} is being withdrawn")
