@@ -131,11 +131,15 @@ async def test_fresh_history_replays(
     scenario: str, stack: Stack, http: httpx.AsyncClient, demo_password: str
 ) -> None:
     code = await _drive(ApiClient(http, demo_password), scenario)
-    history = await stack.client.get_workflow_handle(code).fetch_history()
-    await _replayer().replay_workflow(history)
-    version = os.environ.get("MOTCUA_RECORD_HISTORIES")
-    if version:
-        _save(HISTORIES / f"{scenario}-{version}.json", history)
+    recorded = {scenario: code}
+    if scenario == "consulted":  # and the consultation's own workflow, a child
+        recorded["consultation"] = f"{code}-consult-1-TNMT"
+    for name, workflow_id in recorded.items():
+        history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+        await _replayer().replay_workflow(history)
+        version = os.environ.get("MOTCUA_RECORD_HISTORIES")
+        if version:
+            _save(HISTORIES / f"{name}-{version}.json", history)
 
 
 def _save(path: Path, history: WorkflowHistory) -> None:
