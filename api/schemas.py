@@ -310,7 +310,9 @@ class DocumentPublic(BaseModel):
     kind: str
     name: str
     issued_at: LocalDatetime
-    sha256: str
+    sha256: str | None = Field(
+        description="SHA-256 of the PDF, known once it was first downloaded (rendered then)"
+    )
     url: str
 
 

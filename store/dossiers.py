@@ -105,6 +105,16 @@ async def get_document(session: AsyncSession, code: str, document_id: uuid.UUID)
     )
 
 
+async def store_rendered(
+    session: AsyncSession, document_id: uuid.UUID, content: bytes, sha256: str
+) -> None:
+    await session.execute(
+        update(Document)
+        .where(Document.id == document_id, Document.content.is_(None))
+        .values(content=content, sha256=sha256)
+    )
+
+
 async def set_payment_status(
     session: AsyncSession, payment_id: str, status: str, paid_at: datetime | None = None
 ) -> None:

@@ -139,8 +139,9 @@ class Document(Base):
     kind: Mapped[str]
     name: Mapped[str]
     content_type: Mapped[str]
-    sha256: Mapped[str]
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str | None]
+    content: Mapped[bytes | None] = mapped_column(LargeBinary)
+    context: Mapped[dict[str, Any] | None]
     issued_at: Mapped[datetime]
     seq: Mapped[int] = mapped_column(Integer, default=0)
 

@@ -1,7 +1,7 @@
 """The activities, run by `ActivityEnvironment` against the real database: a retry or a replay
 writes, charges and issues nothing twice."""
 
-import hashlib
+import uuid
 from datetime import UTC, datetime
 
 import pytest
@@ -20,7 +20,7 @@ from domain.dossier import SlipEntry, Task
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.dossiers import recent_notifications
-from store.models import Dossier, SandboxGatewayPayment, SlipEntryRow
+from store.models import Document, Dossier, SandboxGatewayPayment, SlipEntryRow
 from tests.conftest import insert_dossier
 
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
@@ -79,10 +79,14 @@ async def test_payment_is_requested_once(
     assert at_gateway == 1
 
 
-async def test_result_is_issued_once(activities: DossierActivities, dossier_code: str) -> None:
+async def test_result_is_issued_once(
+    activities: DossierActivities, dossier_code: str, sessionmaker: Sessionmaker
+) -> None:
     env = ActivityEnvironment()
     request = IssueDocumentInput(dossier_code, "result", None, NOW)
     first = await env.run(activities.issue_document, request)
     again = await env.run(activities.issue_document, request)
     assert first == again
-    assert first.sha256 != hashlib.sha256(b"").hexdigest()
+    async with sessionmaker() as session:
+        document = await session.get_one(Document, uuid.UUID(first.document_id))
+    assert document.context is not None and document.context["dossier_code"] == dossier_code

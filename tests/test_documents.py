@@ -24,6 +24,7 @@ from domain.documents import (
     ControlSlipRow,
     DocumentContext,
     RenderedDocument,
+    applicant_id_hash,
     qr_fields,
     render_document,
 )
@@ -39,7 +40,7 @@ CONTEXT = DocumentContext(
     procedure_name="Đăng ký khai sinh",
     dossier_code="000.00.01.H29-250305-0001",
     applicant_name=APPLICANT,
-    applicant_id=APPLICANT_ID,
+    applicant_id_sha256=applicant_id_hash(APPLICANT_ID),
     received_at=datetime(2025, 3, 5, 9, 30, tzinfo=VN_TZ),
     due_at=datetime(2025, 3, 10, 16, 0, tzinfo=VN_TZ),
     issued_at=datetime(2025, 3, 5, 9, 35, tzinfo=VN_TZ),

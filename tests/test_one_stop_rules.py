@@ -3,6 +3,7 @@ apology with a new appointment, consultations, the forms issued as PDFs, and eve
 the national list."""
 
 import asyncio
+import hashlib
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -305,6 +306,12 @@ async def test_a_finished_dossier_has_its_forms_as_pdfs(api: ApiClient) -> None:
     assert set(documents) == {"receipt", "result", "control_slip"}
     receipt = await _pdf(api, key, documents["receipt"][0])
     assert code in receipt and "Giấy chứng sinh" in receipt
+    # Rendered on its first download, then kept: every download is the same file.
+    url = documents["receipt"][0]["url"]
+    first, second = [await api.http.get(url, headers={"X-Lookup-Key": key}) for _ in range(2)]
+    assert first.content == second.content
+    listed = (await _documents(api, code, key))["receipt"][0]["sha256"]
+    assert listed == hashlib.sha256(first.content).hexdigest() == first.headers["X-Content-SHA256"]
     slip = await _pdf(api, key, documents["control_slip"][0])
     assert "Công chức hộ tịch kiểm tra" in slip and "Tư pháp – Hộ tịch" in slip
     # Another dossier's key opens none of them.

@@ -3,10 +3,12 @@ from typing import Annotated
 
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Response, status
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import load_for_applicant, load_for_caller, load_for_official
 from api.actions import apply_action, request_withdrawal, supplement
 from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
+from api.documents import rendered
 from api.schemas import (
     ActionIn,
     ActionOut,
@@ -190,10 +192,12 @@ async def get_document(
     document = await repo.get_document(session, code, document_id)
     if document is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such document for this dossier")
-    return _pdf(code, document)
+    return await _pdf(session, code, document)
 
 
-def _pdf(code: str, document: Document) -> Response:
+async def _pdf(session: AsyncSession, code: str, document: Document) -> Response:
+    document = await rendered(session, document)
+    assert document.content is not None and document.sha256 is not None
     return Response(
         content=document.content,
         media_type=document.content_type,
@@ -232,4 +236,4 @@ async def get_result(
         raise HTTPException(
             status.HTTP_404_NOT_FOUND, detail="no result document for this dossier (yet)"
         )
-    return _pdf(code, document)
+    return await _pdf(session, code, document)

@@ -11,6 +11,12 @@ ALTER TABLE dossiers
 -- apologies): each is keyed by the transition that issued it. The result and the refusal
 -- keep seq 0.
 ALTER TABLE documents ADD COLUMN seq integer NOT NULL DEFAULT 0;
+-- What a document says is fixed when it is issued (its context); the PDF is rendered from it
+-- when first read, then kept with its SHA-256.
+ALTER TABLE documents
+    ADD COLUMN context jsonb,
+    ALTER COLUMN content DROP NOT NULL,
+    ALTER COLUMN sha256 DROP NOT NULL;
 ALTER TABLE documents DROP CONSTRAINT documents_dossier_code_kind_key;
 ALTER TABLE documents ADD CONSTRAINT documents_once UNIQUE (dossier_code, kind, seq);
 
