@@ -6,10 +6,12 @@ import hashlib
 import json
 import os
 import pickle
+import shutil
 import subprocess
 import sys
 import unicodedata
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pypdfium2 as pdfium
 import pytest
@@ -29,6 +31,7 @@ from domain.documents import (
     render_document,
 )
 from domain.dossier import DocumentKind
+from tests.client import pdf_text
 
 APPLICANT = "Nguyễn Thị Hồng Nhung"
 APPLICANT_ID = "079190001234"
@@ -113,15 +116,24 @@ def rendered() -> dict[DocumentKind, RenderedDocument]:
     return {kind: render_document(kind, CONTEXT) for kind in DocumentKind}
 
 
-def _text(content: bytes) -> str:
-    """All pages' text, whitespace collapsed: line wraps are layout, not content."""
-    pdf = pdfium.PdfDocument(content)
-    return " ".join(" ".join(page.get_textpage().get_text_range().split()) for page in pdf)
-
-
 def _scan_first_page(content: bytes) -> list[str]:
     image = pdfium.PdfDocument(content)[0].render(scale=2).to_pil()
     return [barcode.text for barcode in zxingcpp.read_barcodes(image)]
+
+
+@pytest.mark.skipif(shutil.which("pdftotext") is None, reason="poppler's pdftotext not installed")
+@pytest.mark.parametrize("kind", list(DocumentKind))
+def test_pdftotext_reads_the_dossier_code_and_the_vietnamese_text(
+    kind: DocumentKind, rendered: dict[DocumentKind, RenderedDocument], tmp_path: Path
+) -> None:
+    """The same with poppler's reader, where it is installed (it is not a pip package)."""
+    path = tmp_path / f"{kind}.pdf"
+    path.write_bytes(rendered[kind].content)
+    text = subprocess.run(
+        ["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, check=True, text=True
+    ).stdout
+    text = " ".join(text.split())
+    assert CONTEXT.dossier_code in text and APPLICANT in text and TITLES[kind].upper() in text
 
 
 @pytest.mark.parametrize("kind", list(DocumentKind))
@@ -132,7 +144,7 @@ def test_document_reads_back_in_vietnamese_with_its_qr_code(
 
     assert document.name == TITLES[kind]
     assert document.content_type == "application/pdf"
-    text = _text(document.content)
+    text = pdf_text(document.content)
     for expected in [CONTEXT.dossier_code, TITLES[kind].upper(), APPLICANT, *PARTICULARS[kind]]:
         assert expected in text
     assert "CỘNG HÒA XÃ HỘI CHỦ NGHĨA VIỆT NAM" in text
@@ -177,7 +189,7 @@ def test_decomposed_diacritics_are_rendered_composed() -> None:
         DocumentKind.RECEIPT, dataclasses.replace(CONTEXT, applicant_name=decomposed)
     )
 
-    assert APPLICANT in _text(document.content)
+    assert APPLICANT in pdf_text(document.content)
 
 
 def test_rendering_is_deterministic(rendered: dict[DocumentKind, RenderedDocument]) -> None:
