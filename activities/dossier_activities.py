@@ -2,8 +2,9 @@
 retry, or a replay after a worker crash, writes, charges or issues nothing twice."""
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -33,6 +34,7 @@ from domain.notifications import recipients, status_message
 from store.catalog import catalog_content
 from store.db import Sessionmaker
 from store.models import (
+    Base,
     Consultation,
     Document,
     Dossier,
@@ -141,6 +143,16 @@ class IssuedDocument:
     sha256: str | None = None
 
 
+async def _insert_new(
+    session: AsyncSession, table: type[Base], rows: list[dict[str, Any]], keys: list[str]
+) -> None:
+    """Insert the rows not there yet (by `keys`): a retried activity adds nothing twice."""
+    if rows:
+        await session.execute(
+            insert(table).values(rows).on_conflict_do_nothing(index_elements=keys)
+        )
+
+
 class DossierActivities:
     def __init__(self, sessionmaker: Sessionmaker, gateway: PaymentGateway) -> None:
         self._sessionmaker = sessionmaker
@@ -174,25 +186,23 @@ class DossierActivities:
                 else None
             )
             contacts = recipients(current.applicant) if message else []
-            if contacts:
-                # A message for the applicant: into the outbox, in this same transaction.
-                await session.execute(
-                    insert(Notification)
-                    .values(
-                        [
-                            {
-                                "dossier_code": record.code,
-                                "seq": record.seq,
-                                "status_code": record.status_code,
-                                "channel": channel,
-                                "recipient": address,
-                                "message": message,
-                            }
-                            for channel, address in contacts
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=["dossier_code", "seq", "channel"])
-                )
+            # A message for the applicant: into the outbox, in this same transaction.
+            await _insert_new(
+                session,
+                Notification,
+                [
+                    {
+                        "dossier_code": record.code,
+                        "seq": record.seq,
+                        "status_code": record.status_code,
+                        "channel": channel,
+                        "recipient": address,
+                        "message": message,
+                    }
+                    for channel, address in contacts
+                ],
+                ["dossier_code", "seq", "channel"],
+            )
             await session.execute(
                 update(Dossier)
                 .where(Dossier.code == record.code, Dossier.last_seq < record.seq)
@@ -215,46 +225,26 @@ class DossierActivities:
                     updated_at=datetime.now().astimezone(),
                 )
             )
-            if record.entries:
-                await session.execute(
-                    insert(SlipEntryRow)
-                    .values(
-                        [
-                            {
-                                "dossier_code": record.code,
-                                "seq": e.seq,
-                                "step_key": e.step_key,
-                                "department": e.department,
-                                "actor": e.actor,
-                                "action": e.action,
-                                "at": e.at,
-                                "note": e.note,
-                                "timeliness": e.timeliness,
-                            }
-                            for e in record.entries
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=["dossier_code", "seq"])
-                )
-            if record.alerts:
-                await session.execute(
-                    insert(OfficialAlertRow)
-                    .values(
-                        [
-                            {
-                                "dossier_code": record.code,
-                                "seq": record.seq,
-                                "kind": a.kind,
-                                "department": a.department,
-                                "role": a.role,
-                                "assignee": a.assignee,
-                                "message": f"{record.code}: {a.message}",
-                            }
-                            for a in record.alerts
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=["dossier_code", "seq", "kind"])
-                )
+            await _insert_new(
+                session,
+                SlipEntryRow,
+                [{"dossier_code": record.code, **asdict(e)} for e in record.entries],
+                ["dossier_code", "seq"],
+            )
+            await _insert_new(
+                session,
+                OfficialAlertRow,
+                [
+                    {
+                        **asdict(a),
+                        "dossier_code": record.code,
+                        "seq": record.seq,
+                        "message": f"{record.code}: {a.message}",
+                    }
+                    for a in record.alerts
+                ],
+                ["dossier_code", "seq", "kind"],
+            )
             for issue in record.documents:
                 issued_at = record.entries[-1].at if record.entries else datetime.now().astimezone()
                 await self._issue(session, record.code, record.seq, issue, issued_at)
