@@ -199,9 +199,12 @@ def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> bool:
 
 
 def _print_banner(settings: Settings, catalog: LoadedCatalog) -> None:
-    logins = "\n".join(
-        f"    {user:<22} {dept:<6} {role}" for user, dept, role in demo_officials(catalog)
-    )
+    # One line per department; each login also has a twin ending in 2 (kt.specialist2).
+    by_department: dict[str, list[str]] = {}
+    for user, dept, _ in demo_officials(catalog):
+        if not user.endswith("2"):
+            by_department.setdefault(dept, []).append(user)
+    logins = "\n".join(f"    {dept:<8} {', '.join(users)}" for dept, users in by_department.items())
     print(
         f"""
 motcua is running (Ctrl-C stops all of it).
@@ -211,7 +214,7 @@ motcua is running (Ctrl-C stops all of it).
   Temporal gRPC  {settings.temporal_address}
   PostgreSQL     {settings.database_url}
 
-  Demo officials (password: {DEMO_PASSWORD}):
+  Demo officials (password: {DEMO_PASSWORD}; each has a twin ending in 2, e.g. kt.specialist2):
 {logins}
 """,
         flush=True,

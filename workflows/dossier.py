@@ -535,6 +535,8 @@ class DossierWorkflow:
         )
         return request
 
+    # ---- deadlines and alerts ------------------------------------------------------------
+
     async def _wait_with_alerts(self, task: Task, done: Callable[[], bool]) -> None:
         """Wait until `done()`, alerting at the task's deadlines as they pass. When the
         appointment moves meanwhile (the desk's apology), the deadlines are counted again."""
