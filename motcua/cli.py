@@ -5,6 +5,8 @@ motcua migrate                  # apply database migrations
 motcua catalog load             # validate the catalog file and record its version
 motcua official add USERNAME --department CODE --role ROLE --password PW
 motcua search-attributes        # register the search attributes on a Temporal cluster
+motcua outbox [--dossier CODE]  # the applicants' notifications, newest first
+motcua audit verify             # walk the audit trail's hash chain; name the first broken row
 """
 
 import argparse
@@ -34,6 +36,7 @@ from domain.dossier import HEAD_ROLE
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
 from motcua.temporal import connect_temporal
+from store.audit import first_broken_row
 from store.catalog import record_catalog_version
 from store.db import create_engine, create_sessionmaker
 from store.dossiers import recent_notifications
@@ -240,6 +243,8 @@ def main(argv: list[str] | None = None) -> int:
     outbox = sub.add_parser("outbox", help="the applicants' notifications, newest first")
     outbox.add_argument("--dossier", help="only this dossier's")
     outbox.add_argument("--limit", type=int, default=20)
+    audit = sub.add_parser("audit", help="the audit trail")
+    audit.add_argument("action", choices=["verify"], help="walk the hash chain")
     args = parser.parse_args(argv)
 
     settings = get_settings()
@@ -265,6 +270,12 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "outbox":
             for line in _run(_outbox(settings, args.dossier, args.limit)):
                 print(line)
+        elif args.command == "audit":
+            checked, broken = _run(_verify_audit(settings))
+            if broken is not None:
+                print(f"audit trail BROKEN at row {broken} (the {checked} rows before it hold)")
+                return 1
+            print(f"audit trail intact: {checked} rows")
         elif args.command == "search-attributes":
             added = _run(register_search_attributes(settings))
             print(f"registered: {added or 'nothing, all present'}")
@@ -277,6 +288,11 @@ def main(argv: list[str] | None = None) -> int:
 async def _migrate(settings: Settings) -> list[str]:
     async with _database(settings) as engine:
         return await migrate(engine)
+
+
+async def _verify_audit(settings: Settings) -> tuple[int, int | None]:
+    async with _database(settings) as engine, create_sessionmaker(engine)() as session:
+        return await first_broken_row(session)
 
 
 async def _outbox(settings: Settings, dossier: str | None, limit: int) -> list[str]:

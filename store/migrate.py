@@ -30,7 +30,10 @@ async def migrate(engine: AsyncEngine) -> list[str]:
         for name, sql in _migrations():
             if name in done:
                 continue
-            await conn.exec_driver_sql(sql)
+            # Straight to the driver, with no parameters: a `%` in the SQL is just a `%`.
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert driver is not None
+            await driver.execute(sql)
             await conn.execute(
                 text("INSERT INTO schema_migrations (name) VALUES (:n)"), {"n": name}
             )

@@ -189,3 +189,16 @@ class OfficialAlertRow(Base):
     assignee: Mapped[str | None]
     message: Mapped[str]
     created_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class AuditRow(Base):
+    __tablename__ = "audit_log"
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=True)
+    at: Mapped[datetime]
+    actor: Mapped[str]
+    role: Mapped[str]
+    action: Mapped[str]
+    dossier_code: Mapped[str | None]
+    client: Mapped[str | None]
+    detail: Mapped[dict[str, Any]]
+    row_hash: Mapped[str]

@@ -1,12 +1,13 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, status
+from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api.deps import ContextDep, SessionDep
 from api.schemas import Token
 from api.security import TokenClaims, issue_token, verify_password
+from store.audit import AuditEntry, append
 from store.officials import get_official
 
 router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
@@ -14,17 +15,27 @@ router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
 
 @router.post("/token", response_model=Token, responses={401: {}})
 async def login(
-    form: Annotated[OAuth2PasswordRequestForm, Depends()], ctx: ContextDep, session: SessionDep
+    form: Annotated[OAuth2PasswordRequestForm, Depends()],
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
 ) -> Token:
     # A name PostgreSQL could not even store cannot be an official's.
     storable = form.username.isprintable()
     official = await get_official(session, form.username) if storable else None
     if official is None or not verify_password(official.password_hash, form.password):
+        # Failed logins are kept (by the name tried), for the security office to see.
+        refused = AuditEntry(form.username[:64] if storable else "?", "unknown", "login_failed")
+        refused.client = request.client.host if request.client else None
+        await append(ctx.sessionmaker, refused)
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    login = AuditEntry(official.username, official.role, "login")
+    login.client = request.client.host if request.client else None
+    await append(ctx.sessionmaker, login)
     ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
     claims = TokenClaims(official.username, official.department, official.role)
     return Token(

@@ -1,12 +1,15 @@
 import uuid
-from typing import Annotated
+from contextlib import AbstractAsyncContextManager, nullcontext
+from typing import Annotated, Any
 
 import structlog
-from fastapi import APIRouter, Header, HTTPException, Response, status
+from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.access import load_for_applicant, load_for_caller, load_for_official
 from api.actions import apply_action, request_withdrawal, supplement
+from api.audit import audited, entry
+from api.context import AppContext
 from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
 from api.documents import rendered
 from api.schemas import (
@@ -20,9 +23,11 @@ from api.schemas import (
     SupplementIn,
     WithdrawIn,
 )
+from api.security import TokenClaims
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
 from store import dossiers as repo
+from store.audit import append
 from store.models import Document
 from workflows.messages import ActionResult
 
@@ -57,6 +62,7 @@ def _action_out(code: str, result: ActionResult) -> ActionOut:
 )
 async def submit(
     body: DossierCreate,
+    request: Request,
     response: Response,
     ctx: ContextDep,
     session: SessionDep,
@@ -66,6 +72,8 @@ async def submit(
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     d = submitted.dossier
+    if not submitted.replayed:
+        await append(ctx.sessionmaker, entry(request, "submit", None, d.code))
     return DossierCreated(
         code=d.code,
         lookup_key=submitted.lookup_key,
@@ -78,6 +86,7 @@ async def submit(
 @router.get("/{code}", response_model=DossierPublic, responses={401: {}, 403: {}, 404: {}})
 async def get_dossier(
     code: str,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     official: OptionalOfficialDep,
@@ -85,8 +94,24 @@ async def get_dossier(
 ) -> DossierPublic:
     """Where the dossier is: the applicant with `X-Lookup-Key`, or an official's bearer token."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
-    dossier = await load_for_caller(ctx, session, code, lookup_key, official)
+    async with _audited_read(ctx, request, "view_dossier", official, code):
+        dossier = await load_for_caller(ctx, session, code, lookup_key, official)
     return await dossier_status(ctx, session, dossier)
+
+
+def _audited_read(
+    ctx: AppContext,
+    request: Request,
+    action: str,
+    official: TokenClaims | None,
+    code: str,
+    **detail: Any,
+) -> AbstractAsyncContextManager[None]:
+    """Officials' reads of a dossier's personal data go to the audit trail; the applicant's
+    own reads (or a wrong lookup key's) do not."""
+    if official is None:
+        return nullcontext()
+    return audited(ctx, entry(request, action, official, code, detail))
 
 
 @router.post(
@@ -97,6 +122,7 @@ async def get_dossier(
 async def act(
     code: str,
     body: ActionIn,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     official: OfficialDep,
@@ -105,8 +131,10 @@ async def act(
     """An official acts on the dossier's current step. Send an `Idempotency-Key` to make a
     retried click safe: the same official, action and key are applied once."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
-    dossier = await load_for_official(ctx, session, code, official)
-    result = await apply_action(ctx, session, dossier, official, body, idempotency_key)
+    what = body.model_dump(mode="json", exclude_defaults=True)
+    async with audited(ctx, entry(request, str(body.action), official, code, what)):
+        dossier = await load_for_official(ctx, session, code, official)
+        result = await apply_action(ctx, session, dossier, official, body, idempotency_key)
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
     return _action_out(code, result)
 
@@ -117,6 +145,7 @@ async def act(
 async def withdraw(
     code: str,
     body: WithdrawIn,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     lookup_key: LookupKeyDep = None,
@@ -124,8 +153,9 @@ async def withdraw(
     """The applicant asks to withdraw the dossier (status 7); processing stops once the desk
     confirms (status 8). Refused (409) once the result is processed."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
-    await load_for_applicant(ctx, session, code, lookup_key)
-    result = await request_withdrawal(ctx, code, body.reason)
+    async with audited(ctx, entry(request, "withdraw", None, code)):
+        await load_for_applicant(ctx, session, code, lookup_key)
+        result = await request_withdrawal(ctx, code, body.reason)
     structlog.get_logger().info("withdrawal requested")
     return _action_out(code, result)
 
@@ -138,6 +168,7 @@ async def withdraw(
 async def send_supplement(
     code: str,
     body: SupplementIn,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     lookup_key: LookupKeyDep = None,
@@ -146,8 +177,10 @@ async def send_supplement(
     dossier goes back to where it was and its clock resumes. Upload the files first
     (`POST /api/v1/files`)."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
-    dossier = await load_for_applicant(ctx, session, code, lookup_key)
-    result = await supplement(ctx, session, dossier, body)
+    components = [d.component for d in body.documents]
+    async with audited(ctx, entry(request, "supplement", None, code, {"components": components})):
+        dossier = await load_for_applicant(ctx, session, code, lookup_key)
+        result = await supplement(ctx, session, dossier, body)
     structlog.get_logger().info("supplement received")
     return _action_out(code, result)
 
@@ -155,6 +188,7 @@ async def send_supplement(
 @router.get("/{code}/documents", response_model=list[DocumentPublic], responses={401: {}, 404: {}})
 async def list_documents(
     code: str,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     official: OptionalOfficialDep,
@@ -162,7 +196,8 @@ async def list_documents(
 ) -> list[DocumentPublic]:
     """Every document the dossier was issued (forms 01–06, the result or refusal), oldest
     first."""
-    await load_for_caller(ctx, session, code, lookup_key, official)
+    async with _audited_read(ctx, request, "list_documents", official, code):
+        await load_for_caller(ctx, session, code, lookup_key, official)
     return [
         DocumentPublic(
             id=d.id,
@@ -183,12 +218,16 @@ async def list_documents(
 async def get_document(
     code: str,
     document_id: uuid.UUID,
+    request: Request,
     ctx: ContextDep,
     session: SessionDep,
     official: OptionalOfficialDep,
     lookup_key: LookupKeyDep = None,
 ) -> Response:
-    await load_for_caller(ctx, session, code, lookup_key, official)
+    async with _audited_read(
+        ctx, request, "read_document", official, code, document=str(document_id)
+    ):
+        await load_for_caller(ctx, session, code, lookup_key, official)
     document = await repo.get_document(session, code, document_id)
     if document is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such document for this dossier")

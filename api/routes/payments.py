@@ -9,14 +9,17 @@ import time
 import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, status
 from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.errors import problem
 from api.schemas import GatewayCallback
 from api.security import gateway_signature
 from domain.dossier import StatusCode
 from store import dossiers as repo
+from store.audit import AuditEntry, append
 from workflows.dossier import DossierWorkflow
 from workflows.messages import PaymentConfirmation
 
@@ -55,12 +58,22 @@ async def gateway_callback(
         problems = [problem(e["msg"], *e["loc"]) for e in exc.errors()]
         raise HTTPException(422, detail=problems) from exc
 
+    outcome = await _apply(ctx, session, event)
+    audit = AuditEntry("gateway", "gateway", "payment_callback", event.merchant_ref)
+    audit.client = request.client.host if request.client else None
+    audit.detail = {"event_id": event.event_id, "status": event.status, "outcome": outcome}
+    await append(ctx.sessionmaker, audit)
+    return {"status": outcome}
+
+
+async def _apply(ctx: AppContext, session: AsyncSession, event: GatewayCallback) -> str:
+    """What a verified callback does: "accepted", "duplicate" or "not_applied"."""
     payment = await repo.get_payment(session, event.merchant_ref)
     if payment is None or payment.payment_id != event.payment_id:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such payment")
     if not await repo.first_time_event(session, event.event_id, event.payment_id):
         log.info("payment callback replayed", event_id=event.event_id)
-        return {"status": "duplicate"}
+        return "duplicate"
     dossier = await repo.get_dossier(session, event.merchant_ref)
     withdrawn = dossier is not None and dossier.status_code in (
         StatusCode.WITHDRAWAL_REQUESTED,
@@ -71,13 +84,13 @@ async def gateway_callback(
         await repo.set_payment_status(session, event.payment_id, "refund_due", event.paid_at)
         await session.commit()
         log.error("payment for a withdrawn dossier: refund due", dossier_code=event.merchant_ref)
-        return {"status": "not_applied"}
+        return "not_applied"
     if event.status == "paid" and event.amount_vnd != payment.amount_vnd:
         # Not what was asked: never moves the dossier on; the difference is settled by hand.
         await repo.set_payment_status(session, event.payment_id, "amount_mismatch")
         await session.commit()
         log.error("payment amount differs from the fee", dossier_code=event.merchant_ref)
-        return {"status": "not_applied"}
+        return "not_applied"
     if event.status == "paid":
         await repo.set_payment_status(session, event.payment_id, "paid", event.paid_at)
         try:
@@ -96,7 +109,7 @@ async def gateway_callback(
             await repo.set_payment_status(session, event.payment_id, "refund_due")
             await session.commit()
             log.error("payment for a finished dossier: refund due", dossier_code=event.merchant_ref)
-            return {"status": "not_applied"}
+            return "not_applied"
     await session.commit()
     log.info("payment callback applied", dossier_code=event.merchant_ref, status=event.status)
-    return {"status": "accepted"}
+    return "accepted"

@@ -4,9 +4,10 @@ and what they were alerted to (reminders, late steps, apologies due)."""
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, status
+from fastapi import APIRouter, HTTPException, Query, Request, status
 
 from api.actions import answer_consultation
+from api.audit import audited, entry
 from api.deps import ContextDep, OfficialDep, SessionDep
 from api.schemas import AlertPublic, ConsultationAnswerIn, ConsultationPublic, TaskPublic
 from api.status import current_task, step_public
@@ -66,6 +67,7 @@ async def my_consultations(
 async def answer(
     consultation_id: str,
     body: ConsultationAnswerIn,
+    request: Request,
     official: OfficialDep,
     ctx: ContextDep,
     session: SessionDep,
@@ -75,13 +77,15 @@ async def answer(
     consultation = await repo.get_consultation(session, consultation_id)
     if consultation is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no consultation {consultation_id}")
-    if (official.department, official.role) != (consultation.department, consultation.role):
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN,
-            detail=f"this consultation is for department {consultation.department}, "
-            f"role {consultation.role}",
-        )
-    await answer_consultation(ctx, consultation_id, official, body.opinion)
+    audit = entry(request, "answer_consultation", official, consultation.dossier_code)
+    async with audited(ctx, audit):
+        if (official.department, official.role) != (consultation.department, consultation.role):
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                detail=f"this consultation is for department {consultation.department}, "
+                f"role {consultation.role}",
+            )
+        await answer_consultation(ctx, consultation_id, official, body.opinion)
     public = ConsultationPublic.model_validate(consultation, from_attributes=True)
     return public.model_copy(
         update={"status": "answered", "answered_by": official.username, "opinion": body.opinion}
