@@ -272,6 +272,13 @@ async def test_files_and_health(api: ApiClient) -> None:
     assert r.status_code == 422
     r = await api.http.post("/api/v1/files")
     assert r.status_code == 422
+    # The type is told by the content, never by the name or the declared type.
+    png = b"\x89PNG\r\n\x1a\n" + b"\x00" * 16
+    r = await api.http.post("/api/v1/files", files={"file": ("scan.pdf", png, "application/pdf")})
+    assert r.status_code == 201 and r.json()["content_type"] == "image/png"
+    script = b"#!/bin/sh\nrm -rf /\n"
+    r = await api.http.post("/api/v1/files", files={"file": ("a.pdf", script, "application/pdf")})
+    assert r.status_code == 415 and "application/pdf" in r.json()["detail"]
     health = await api.http.get("/healthz")
     assert health.status_code == 200 and health.json() == {"status": "ok"}
 

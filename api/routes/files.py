@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, UploadFile, status
 from api.deps import ContextDep, SessionDep
 from api.errors import unprocessable
 from api.schemas import FilePublic
+from domain.attachments import ALLOWED, detect_content_type
 from store.models import StoredFile
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
@@ -19,9 +20,16 @@ def _displayable(filename: str | None) -> str | None:
     return kept or None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=FilePublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=FilePublic,
+    responses={413: {}, 415: {}, 422: {}},
+)
 async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) -> FilePublic:
-    """Upload one component of a dossier; submit the returned `file_id` with the dossier."""
+    """Upload one component of a dossier (PDF, JPEG, PNG or TIFF, told by its content); submit
+    the returned `file_id` with the dossier. Stored under a generated name, outside anything
+    served directly, with its SHA-256."""
     limit = ctx.settings.max_upload_bytes
     file_id = uuid.uuid4()
     storage_name = file_id.hex  # never the client's name
@@ -29,9 +37,18 @@ async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) ->
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / storage_name
     digest, size = hashlib.sha256(), 0
+    content_type = None
     try:
         with path.open("wb") as out:
             while chunk := await file.read(_CHUNK):
+                if size == 0:
+                    content_type = detect_content_type(chunk)
+                    if content_type is None:
+                        raise HTTPException(
+                            status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
+                            detail=f"not a file of an accepted type ({', '.join(ALLOWED)}), "
+                            "judged by its content",
+                        )
                 size += len(chunk)
                 if size > limit:
                     raise HTTPException(
@@ -40,9 +57,8 @@ async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) ->
                     )
                 digest.update(chunk)
                 out.write(chunk)
-        if size == 0:
+        if content_type is None:
             raise unprocessable("file is empty", "file")
-        content_type = file.content_type or "application/octet-stream"
         session.add(
             StoredFile(
                 id=file_id,
