@@ -5,8 +5,10 @@ its steps consulted)."""
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import throttle
 from api.context import AppContext
 from api.security import TokenClaims, lookup_key_matches
+from api.throttle import lookup_limit
 from domain.codes import is_dossier_code
 from store import dossiers as repo
 from store.models import Dossier
@@ -26,9 +28,12 @@ async def load_for_applicant(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="send the receipt's lookup key as X-Lookup-Key"
         )
+    limit = lookup_limit(ctx.settings)
+    await throttle.check(ctx.sessionmaker, limit)
     dossier = await repo.get_dossier(session, code) if is_dossier_code(code) else None
     secret = ctx.settings.lookup_key_secret.get_secret_value()
     if dossier is None or not lookup_key_matches(key, code, dossier.lookup_salt, secret):
+        await throttle.failed(ctx.sessionmaker, limit)
         raise _not_found()
     return dossier
 

@@ -18,6 +18,7 @@ from sqlalchemy.exc import DataError
 from api.context import AppContext
 from api.errors import problem
 from api.routes import auth, dossiers, files, health, payments, procedures, sandbox, tasks
+from api.throttle import client_address
 from domain.catalog import load_catalog
 from motcua.logging import configure_logging
 from motcua.settings import Settings, get_settings
@@ -54,6 +55,7 @@ async def _request_context(
     request_id = request_id[:64]
     structlog.contextvars.clear_contextvars()
     structlog.contextvars.bind_contextvars(request_id=request_id)
+    client_address.set(request.client.host if request.client else None)
     started = time.perf_counter()
     try:
         response = await call_next(request)

@@ -66,6 +66,10 @@ class Settings(BaseSettings):
     # How long a status lookup waits for the workflow before answering from the read model.
     query_budget_ms: int = Field(default=1500, gt=0)
     max_upload_bytes: int = 20 * 1024 * 1024
+    # Failed logins allowed per name and per client in 15 minutes, and failed dossier lookups
+    # per client in 10 minutes, before 429.
+    login_failures_allowed: int = Field(default=5, gt=0)
+    lookup_failures_allowed: int = Field(default=20, gt=0)
 
     # Delivery of the applicants' notifications. Unset, they stay in the outbox table.
     smtp_host: str | None = None

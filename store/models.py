@@ -202,3 +202,10 @@ class AuditRow(Base):
     client: Mapped[str | None]
     detail: Mapped[dict[str, Any]]
     row_hash: Mapped[str]
+
+
+class FailedAttempt(Base):
+    __tablename__ = "failed_attempts"
+    key: Mapped[str] = mapped_column(primary_key=True)
+    minute: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)

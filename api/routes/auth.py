@@ -4,16 +4,18 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from api import throttle
 from api.deps import ContextDep, SessionDep
 from api.schemas import Token
 from api.security import TokenClaims, issue_token, verify_password
+from api.throttle import login_limit
 from store.audit import AuditEntry, append
 from store.officials import get_official
 
 router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
 
 
-@router.post("/token", response_model=Token, responses={401: {}})
+@router.post("/token", response_model=Token, responses={401: {}, 429: {}})
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
@@ -22,10 +24,14 @@ async def login(
 ) -> Token:
     # A name PostgreSQL could not even store cannot be an official's.
     storable = form.username.isprintable()
+    name = form.username[:64] if storable else "?"
+    limit = login_limit(ctx.settings)
+    await throttle.check(ctx.sessionmaker, limit, f"user:{name}")
     official = await get_official(session, form.username) if storable else None
     if official is None or not verify_password(official.password_hash, form.password):
         # Failed logins are kept (by the name tried), for the security office to see.
-        refused = AuditEntry(form.username[:64] if storable else "?", "unknown", "login_failed")
+        await throttle.failed(ctx.sessionmaker, limit, f"user:{name}")
+        refused = AuditEntry(name, "unknown", "login_failed")
         refused.client = request.client.host if request.client else None
         await append(ctx.sessionmaker, refused)
         raise HTTPException(
