@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import AppContext
 from api.security import TokenClaims, read_token
+from domain.dossier import OPERATOR_ROLE
 
 
 def get_context(request: Request) -> AppContext:
@@ -62,3 +63,12 @@ LookupKeyDep = Annotated[
     str | None,
     Header(alias="X-Lookup-Key", max_length=64, description="The key from the receipt"),
 ]
+
+
+def current_operator(official: OfficialDep) -> TokenClaims:
+    if official.role != OPERATOR_ROLE:
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for operators")
+    return official
+
+
+OperatorDep = Annotated[TokenClaims, Depends(current_operator)]

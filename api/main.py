@@ -12,12 +12,23 @@ import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 
 from api.context import AppContext
 from api.errors import problem
-from api.routes import auth, dossiers, files, health, payments, procedures, sandbox, tasks
+from api.routes import (
+    auth,
+    codec,
+    dossiers,
+    files,
+    health,
+    payments,
+    procedures,
+    sandbox,
+    tasks,
+)
 from api.throttle import client_address
 from domain.catalog import load_catalog
 from motcua.logging import configure_logging
@@ -104,7 +115,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(_request_context)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
-    for router in (health, procedures, files, dossiers, auth, tasks, payments):
+    # The Temporal Web UI calls the payload codec from the operator's browser.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=[settings.temporal_ui_url],
+        allow_methods=["POST"],
+        allow_headers=["Authorization", "Content-Type", "X-Namespace"],
+        allow_credentials=True,
+    )
+    for router in (health, procedures, files, dossiers, auth, tasks, payments, codec):
         app.include_router(router.router)
     if settings.sandbox_gateway:
         app.include_router(sandbox.router)

@@ -77,6 +77,8 @@ ACTIONS_NEEDING_REASON = frozenset(
 
 # The head of a department may act for its officials in these.
 HEAD_ROLE = "head"
+# Operators run the system (the Temporal UI, its payload codec); they act on no dossier.
+OPERATIONS, OPERATOR_ROLE = "OPS", "operator"
 
 
 class Outcome(StrEnum):

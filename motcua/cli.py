@@ -32,7 +32,7 @@ from temporalio.client import Client
 from api.security import hash_password
 from domain.calendar import VN_TZ
 from domain.catalog import CatalogError, LoadedCatalog, load_catalog
-from domain.dossier import HEAD_ROLE
+from domain.dossier import HEAD_ROLE, OPERATIONS, OPERATOR_ROLE
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
 from motcua.temporal import connect_temporal
@@ -55,12 +55,14 @@ def _run(coro: Awaitable[T]) -> T:
 def demo_officials(catalog: LoadedCatalog) -> list[tuple[str, str, str]]:
     """Two demo logins (`kt.specialist`, `kt.specialist2`) per department and role the
     catalog's desks, processes and consultations need, and a head for every department with a
-    step (late steps are escalated to heads; a head may hand a step to another official)."""
+    step (late steps are escalated to heads; a head may hand a step to another official), and
+    an operator (`ops.operator`)."""
     steps = [s for p in catalog.catalog.procedures for s in p.steps]
     pairs = {(a.desk_department, a.desk_role) for a in catalog.catalog.agencies}
     pairs |= {(s.department, s.role) for s in steps}
     pairs |= {(s.department, HEAD_ROLE) for s in steps}
     pairs |= {(c.department, c.role) for s in steps for c in s.consults}
+    pairs |= {(OPERATIONS, OPERATOR_ROLE)}
     return sorted(
         (f"{dept.lower()}.{role}{suffix}", dept, role)
         for dept, role in pairs
@@ -145,7 +147,11 @@ def run_stack(settings: Settings) -> int:
         if not settings.temporal_address:
             print("• starting Temporal dev server …", flush=True)
             children.append(
-                embedded.start_temporal(data / "temporal.db", namespace=settings.temporal_namespace)
+                embedded.start_temporal(
+                    data / "temporal.db",
+                    namespace=settings.temporal_namespace,
+                    codec_endpoint=f"{settings.public_base_url}/codec",
+                )
             )
             embedded.wait_for_port(7233)
             env["TEMPORAL_ADDRESS"] = settings.temporal_address = "127.0.0.1:7233"

@@ -53,10 +53,15 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
 
 
 def start_temporal(
-    db_file: Path, port: int = 7233, ui_port: int = 8233, namespace: str = "default"
+    db_file: Path,
+    port: int = 7233,
+    ui_port: int = 8233,
+    namespace: str = "default",
+    codec_endpoint: str | None = None,
 ) -> subprocess.Popen[bytes]:
     """Start the Temporal dev server on a durable SQLite file (WAL: about twice the
-    throughput), with our search attributes registered and the Web UI on `ui_port`."""
+    throughput), with our search attributes registered and the Web UI on `ui_port` (decoding
+    payloads through `codec_endpoint`)."""
     for p in (port, ui_port):
         if not port_is_free(p):
             raise RuntimeError(
@@ -79,6 +84,8 @@ def start_temporal(
     ]  # fmt: skip
     for key, kind in sa.CLI_TYPES.items():
         args += ["--search-attribute", f"{key.name}={kind}"]
+    if codec_endpoint:
+        args += ["--ui-codec-endpoint", codec_endpoint]
     log = (db_file.parent / "temporal.log").open("ab")
     return subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
 

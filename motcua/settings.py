@@ -1,11 +1,12 @@
 """All configuration, from the environment (or a `.env` file). One object, read once."""
 
+import base64
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from domain.calendar import DEFAULT_OFFICE_HOURS
@@ -46,6 +47,14 @@ class Settings(BaseSettings):
 
     # Secrets. The defaults are for the embedded demo only; set real ones in production.
     jwt_secret: SecretStr = SecretStr("dev-only-jwt-secret-change-me-0123456789")
+    # AES-256 keys for Temporal payloads, by key id (base64 of 32 bytes), as JSON, e.g.
+    # PAYLOAD_KEYS='{"2026-11":"…"}' PAYLOAD_KEY_ID=2026-11. Old keys stay listed to decrypt.
+    payload_keys: dict[str, SecretStr] = Field(
+        default_factory=lambda: {
+            "dev": SecretStr(base64.b64encode(b"dev-only-payload-key-32-bytes!!!").decode())
+        }
+    )
+    payload_key_id: str = "dev"
     token_ttl_minutes: int = 30
     lookup_key_secret: SecretStr = SecretStr("dev-only-lookup-secret-change-me-01234")
     payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
@@ -84,6 +93,24 @@ class Settings(BaseSettings):
 
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+
+    @field_validator("payload_keys")
+    @classmethod
+    def _keys_are_aes256(cls, keys: dict[str, SecretStr]) -> dict[str, SecretStr]:
+        for key_id, key in keys.items():
+            try:
+                raw = base64.b64decode(key.get_secret_value(), validate=True)
+            except ValueError:
+                raw = b""
+            if len(raw) != 32:
+                raise ValueError(f"payload key {key_id!r} must be 32 bytes, base64-encoded")
+        return keys
+
+    @model_validator(mode="after")
+    def _current_key_is_listed(self) -> "Settings":
+        if self.payload_key_id not in self.payload_keys:
+            raise ValueError(f"PAYLOAD_KEY_ID {self.payload_key_id!r} is not in PAYLOAD_KEYS")
+        return self
 
     @field_validator("office_hours")
     @classmethod

@@ -1,8 +1,10 @@
-"""One way to connect to Temporal, from settings: address, namespace, TLS or API key."""
+"""One way to connect to Temporal, from settings: address, namespace, TLS or API key, and the
+payload encryption every client and worker of ours shares."""
 
 from temporalio.client import Client
 from temporalio.service import TLSConfig
 
+from motcua.codec import data_converter
 from motcua.settings import Settings
 
 
@@ -24,4 +26,5 @@ async def connect_temporal(settings: Settings) -> Client:
         namespace=settings.temporal_namespace,
         tls=_tls_config(settings) if not api_key else True,
         api_key=api_key,
+        data_converter=data_converter(settings),
     )

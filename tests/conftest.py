@@ -25,6 +25,7 @@ from domain.dossier import ProcedureSnapshot
 from motcua import embedded
 from motcua.cli import DEMO_PASSWORD, prepare_database
 from motcua.settings import Settings
+from motcua.temporal import connect_temporal
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from store.models import Dossier
 from worker import build_worker
@@ -166,7 +167,8 @@ class Stack:
 async def stack(
     settings: Settings, temporal_env: WorkflowEnvironment, sessionmaker: Sessionmaker
 ) -> AsyncIterator[Stack]:
-    stack = Stack(settings, temporal_env.client, sessionmaker)
+    # A client of our own, as the API and worker connect: with the payload encryption.
+    stack = Stack(settings, await connect_temporal(settings), sessionmaker)
     stack.start_worker()
     server = uvicorn.Server(
         uvicorn.Config(
