@@ -10,6 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
+from temporalio.exceptions import ApplicationError
 
 from activities.payment_gateway import PaymentGateway
 from domain.catalog import Catalog, LoadedCatalog
@@ -143,6 +144,21 @@ class IssuedDocument:
     sha256: str | None = None
 
 
+# The API starts a dossier's workflow just before it commits the dossier's row, so the first
+# record may come a moment early; a row that is still missing after this many attempts was
+# never committed (the API failed in between), and the workflow fails instead of retrying on.
+_ATTEMPTS_FOR_A_MISSING_ROW = 20
+
+
+def _no_dossier_row(code: str) -> ApplicationError:
+    attempt = activity.info().attempt
+    return ApplicationError(
+        f"no dossier row {code} (attempt {attempt}): its submission was not committed",
+        type="DossierNotRecorded",
+        non_retryable=attempt >= _ATTEMPTS_FOR_A_MISSING_ROW,
+    )
+
+
 async def _insert_new(
     session: AsyncSession, table: type[Base], rows: list[dict[str, Any]], keys: list[str]
 ) -> None:
@@ -173,7 +189,9 @@ class DossierActivities:
                     .where(Dossier.code == record.code)
                     .with_for_update()
                 )
-            ).one()
+            ).first()
+            if current is None:
+                raise _no_dossier_row(record.code)
             # A record older than the one applied already changes no state (it arrived late),
             # but its notice (an apology) still goes out.
             newer = current.last_seq < record.seq

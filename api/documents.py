@@ -3,6 +3,8 @@ kept with their SHA-256, so every later read serves the same bytes."""
 
 import asyncio
 import hashlib
+import uuid
+from collections import defaultdict
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,19 +13,31 @@ from domain.dossier import DocumentKind
 from store import dossiers as repo
 from store.models import Document
 
+# Rendering takes about a tenth of a second of CPU: a few at a time, off the event loop, and
+# each document once however many ask for it together.
+_rendering = asyncio.Semaphore(2)
+_first_reads: defaultdict[uuid.UUID, asyncio.Lock] = defaultdict(asyncio.Lock)
+
 
 async def rendered(session: AsyncSession, document: Document) -> Document:
     """`document` with its PDF, rendering it if this is its first read."""
     if document.content is not None:
         return document
-    assert document.context is not None, f"document {document.id} has neither PDF nor context"
-    context = context_from_json(document.context)
-    # About a tenth of a second of CPU: off the event loop the other requests share.
-    pdf = await asyncio.to_thread(render_document, DocumentKind(document.kind), context)
-    # Two first reads at once render the same bytes; the first to store them wins.
-    await repo.store_rendered(
-        session, document.id, pdf.content, hashlib.sha256(pdf.content).hexdigest()
-    )
-    await session.commit()
-    await session.refresh(document)
+    document_id = document.id
+    async with _first_reads[document_id]:
+        # No database connection is held while waiting or rendering.
+        await session.rollback()
+        document = await session.get_one(Document, document_id, populate_existing=True)
+        if document.content is None:
+            assert document.context is not None, f"document {document_id} has no context"
+            kind, context = DocumentKind(document.kind), context_from_json(document.context)
+            await session.rollback()
+            async with _rendering:
+                pdf = await asyncio.to_thread(render_document, kind, context)
+            # Another API process may have stored it meanwhile: the same bytes, kept once.
+            digest = hashlib.sha256(pdf.content).hexdigest()
+            await repo.store_rendered(session, document_id, pdf.content, digest)
+            await session.commit()
+            document = await session.get_one(Document, document_id, populate_existing=True)
+    _first_reads.pop(document_id, None)
     return document

@@ -286,6 +286,8 @@ class ActionIn(_Request):
         }
         if self.action in needs and needs[self.action][1] is None:
             raise ValueError(f"{self.action} needs `{needs[self.action][0]}`")
+        if self.action == Action.REQUEST_SUPPLEMENT and not self.components:
+            raise ValueError("request_supplement needs the missing `components`")
         return self
 
 

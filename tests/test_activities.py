@@ -1,11 +1,13 @@
 """The activities, run by `ActivityEnvironment` against the real database: a retry or a replay
 writes, charges and issues nothing twice."""
 
+import dataclasses
 import uuid
 from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
 from activities.dossier_activities import (
@@ -90,3 +92,20 @@ async def test_result_is_issued_once(
     async with sessionmaker() as session:
         document = await session.get_one(Document, uuid.UUID(first.document_id))
     assert document.context is not None and document.context["dossier_code"] == dossier_code
+
+
+async def test_a_record_of_a_dossier_never_committed_fails_in_the_end(
+    activities: DossierActivities,
+) -> None:
+    """The workflow may start a moment before the API commits the dossier's row: early
+    attempts are retried; a row still missing after many means the submission never
+    committed, and the workflow fails instead of retrying forever."""
+    env = ActivityEnvironment()
+    record = _record("000.00.15.H39-991231-999999", 1, "intake", [])
+    with pytest.raises(ApplicationError) as early:
+        await env.run(activities.record_transition, record)
+    assert not early.value.non_retryable
+    env.info = dataclasses.replace(env.info, attempt=20)
+    with pytest.raises(ApplicationError) as late:
+        await env.run(activities.record_transition, record)
+    assert late.value.non_retryable

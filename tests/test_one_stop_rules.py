@@ -105,7 +105,9 @@ async def test_a_second_supplement_request_makes_the_dossier_late(
     await api.act(code, DESK, "request_supplement", note="Thiếu", components=["HDTN"])
     await _supplement(api, code, key, ["HDTN"])
     await api.act(code, DESK, "accept")
-    r = await api.act(code, "kt.specialist", "request_supplement", note="Ảnh chụp bị mờ")
+    r = await api.act(
+        code, "kt.specialist", "request_supplement", note="Ảnh chụp bị mờ", components=["GDN"]
+    )
     assert r.status_code == 200, r.text
     assert (await _supplement(api, code, key, ["GDN"])).status_code == 200
     state = await api.status(code, key)
@@ -120,6 +122,8 @@ async def test_a_second_supplement_request_makes_the_dossier_late(
 async def test_a_supplement_request_needs_the_list_of_what_is_missing(api: ApiClient) -> None:
     code = (await api.submit(HKD))["code"]
     assert (await api.act(code, DESK, "request_supplement")).status_code == 422
+    r = await api.act(code, DESK, "request_supplement", note="Thiếu", components=[])
+    assert r.status_code == 422 and "components" in r.text
     r = await api.act(code, DESK, "request_supplement", note="Thiếu", components=["NOPE"])
     assert r.status_code == 422 and "NOPE" in r.text
 
@@ -129,6 +133,9 @@ async def test_the_head_hands_a_step_to_another_official(api: ApiClient) -> None
     code, key = created["code"], created["lookup_key"]
     await api.act(code, DESK, "accept")
     assert (await api.act(code, "kt.head", "reassign")).status_code == 422  # to whom?
+    # Not the desk's to hand on, even to one of its own.
+    r = await api.act(code, DESK, "reassign", assignee="bpmc.desk_officer2")
+    assert r.status_code == 403
     r = await api.act(code, "kt.head", "reassign", note="Cân đối việc", assignee="ld.leader")
     assert r.status_code == 422 and "ld.leader" in r.text
     r = await api.act(code, "kt.head", "reassign", assignee="kt.specialist2")
@@ -264,7 +271,9 @@ async def test_every_status_of_the_national_list_is_reached(api: ApiClient, stac
     code, key = created["code"], created["lookup_key"]
     assert (await api.status(code, key))["status_code"] == 1
     assert (await api.act(code, DESK, "accept")).json()["status_code"] == 4
-    r = await api.act(code, "ktht.specialist", "request_supplement", note="Thiếu bản vẽ")
+    r = await api.act(
+        code, "ktht.specialist", "request_supplement", note="Thiếu bản vẽ", components=["BVTK"]
+    )
     assert r.json()["status_code"] == 5
     assert (await _supplement(api, code, key, ["BVTK"])).json()["status_code"] == 4
     for user in ("ktht.specialist", "ktht.head"):
@@ -312,6 +321,13 @@ async def test_a_finished_dossier_has_its_forms_as_pdfs(api: ApiClient) -> None:
     assert first.content == second.content
     listed = (await _documents(api, code, key))["receipt"][0]["sha256"]
     assert listed == hashlib.sha256(first.content).hexdigest() == first.headers["X-Content-SHA256"]
+    # Many first downloads at once: one rendering, the same bytes for all.
+    slip_url = documents["control_slip"][0]["url"]
+    downloads = await asyncio.gather(
+        *(api.http.get(slip_url, headers={"X-Lookup-Key": key}) for _ in range(8))
+    )
+    assert {r.status_code for r in downloads} == {200}
+    assert len({r.content for r in downloads}) == 1
     slip = await _pdf(api, key, documents["control_slip"][0])
     assert "Công chức hộ tịch kiểm tra" in slip and "Tư pháp – Hộ tịch" in slip
     # Another dossier's key opens none of them.

@@ -825,8 +825,9 @@ class DossierWorkflow:
                 f"stale action: dossier {code} has moved from step {request.step_key} to "
                 f"{task.step_key}"
             )
-        self._check_details(action, request, task)
+        self._check_fits(action, task)
         self._check_actor(request, task)
+        self._check_arguments(action, request, task)
 
     def _check_actor(self, request: ActionRequest, task: Task) -> None:
         """The step's department and role act on it (its assignee, once it has one); the
@@ -843,8 +844,8 @@ class DossierWorkflow:
         if task.assignee is not None and actor.username != task.assignee:
             raise _refuse(f"step {task.step_key} is assigned to {task.assignee}", NOT_YOUR_STEP)
 
-    def _check_details(self, action: Action, request: ActionRequest, task: Task) -> None:
-        """What each action needs besides the right step and the right official."""
+    def _check_fits(self, action: Action, task: Task) -> None:
+        """Actions that cannot apply to this step, whoever sends them (409)."""
         if action == Action.RETURN and self._step_index == 0:
             raise _refuse(
                 f"step {task.step_key} is the first review step: there is none to return to"
@@ -853,6 +854,18 @@ class DossierWorkflow:
             self._input.procedure.level, self._input.channel
         ):
             raise _refuse(f"dossier {self._input.code} is paid online through the payment gateway")
+        if action == Action.REASSIGN and task.role == APPLICANT_ROLE:
+            raise _refuse(f"step {task.step_key} is the applicant's: it has no official to change")
+        if action == Action.CONSULT and not self._consultable():
+            raise _refuse(f"step {task.step_key} consults no other department")
+
+    def _consultable(self) -> set[str]:
+        return {c.department for c in self._input.procedure.steps[self._step_index].consults}
+
+    def _check_arguments(self, action: Action, request: ActionRequest, task: Task) -> None:
+        """What the action names must fit the step (422)."""
+        if action == Action.REQUEST_SUPPLEMENT and not request.components:
+            raise _refuse("request_supplement needs the missing `components`", INVALID_REQUEST)
         if action == Action.REASSIGN:
             assignee = request.assignee
             if assignee is None:
@@ -866,9 +879,7 @@ class DossierWorkflow:
                     INVALID_REQUEST,
                 )
         if action == Action.CONSULT:
-            offered = {c.department for c in self._input.procedure.steps[self._step_index].consults}
-            if not offered:
-                raise _refuse(f"step {task.step_key} consults no other department")
+            offered = self._consultable()
             unknown = sorted(set(request.departments) - offered)
             if unknown:
                 raise _refuse(

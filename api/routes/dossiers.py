@@ -264,12 +264,21 @@ async def get_payment(
     )
 
 
-@router.get("/{code}/result", responses={200: {"content": {"application/pdf": {}}}, 404: {}})
+@router.get(
+    "/{code}/result",
+    responses={200: {"content": {"application/pdf": {}}}, 401: {}, 403: {}, 404: {}},
+)
 async def get_result(
-    code: str, ctx: ContextDep, session: SessionDep, lookup_key: LookupKeyDep = None
+    code: str,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    official: OptionalOfficialDep,
+    lookup_key: LookupKeyDep = None,
 ) -> Response:
     """The result document (or the written refusal), once issued."""
-    await load_for_applicant(ctx, session, code, lookup_key)
+    async with _audited_read(ctx, request, "read_result", official, code):
+        await load_for_caller(ctx, session, code, lookup_key, official)
     document = await repo.get_decision_document(session, code)
     if document is None:
         raise HTTPException(

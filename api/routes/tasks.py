@@ -16,7 +16,7 @@ from store import dossiers as repo
 router = APIRouter(prefix="/api/v1", tags=["officials"])
 
 Limit = Annotated[int, Query(ge=1, le=200)]
-Offset = Annotated[int, Query(ge=0)]
+Offset = Annotated[int, Query(ge=0, le=1_000_000)]
 
 
 @router.get("/tasks", response_model=list[TaskPublic])
