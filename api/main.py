@@ -11,10 +11,12 @@ from contextlib import asynccontextmanager
 import httpx
 import structlog
 from fastapi import FastAPI, Request, Response
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.context import AppContext
 from api.errors import problem
@@ -102,6 +104,15 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, 422)
 
 
+async def _unreadable_body(request: Request, exc: Exception) -> Response:
+    """A body that is not even text (broken UTF-8) is a malformed request like any other: 422
+    in the same shape, not FastAPI's bare 400."""
+    assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
+        return JSONResponse({"detail": [problem("the body is not valid UTF-8 JSON")]}, 422)
+    return await http_exception_handler(request, exc)
+
+
 def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     configure_logging(settings.log_format, settings.log_level)
@@ -115,6 +126,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(_request_context)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
+    app.add_exception_handler(StarletteHTTPException, _unreadable_body)
     # The Temporal Web UI calls the payload codec from the operator's browser.
     app.add_middleware(
         CORSMiddleware,

@@ -24,7 +24,7 @@ def _displayable(filename: str | None) -> str | None:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=FilePublic,
-    responses={413: {}, 415: {}, 422: {}},
+    responses={400: {"description": "not a readable multipart form"}, 413: {}, 415: {}, 422: {}},
 )
 async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) -> FilePublic:
     """Upload one component of a dossier (PDF, JPEG, PNG or TIFF, told by its content); submit
