@@ -1,6 +1,6 @@
 """Who may see a dossier: the applicant with the receipt's lookup key, or an official whose
-department works on it (the agency's desk, a department with a step in its process, or one
-its steps consulted)."""
+department and role work on it (the agency's desk, a step it has reached, a department it
+consulted)."""
 
 from fastapi import HTTPException, status
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,6 +10,7 @@ from api.context import AppContext
 from api.security import TokenClaims, lookup_key_matches
 from api.throttle import lookup_limit
 from domain.codes import is_dossier_code
+from domain.dossier import HEAD_ROLE
 from store import dossiers as repo
 from store.models import Dossier
 
@@ -38,13 +39,29 @@ async def load_for_applicant(
     return dossier
 
 
-async def departments_of(ctx: AppContext, session: AsyncSession, dossier: Dossier) -> set[str]:
+async def who_may_see(
+    ctx: AppContext, session: AsyncSession, dossier: Dossier
+) -> set[tuple[str, str]]:
+    """The (department, role) pairs that may see a dossier: its agency's desk; each step it has
+    reached (the current one included), with that department's head; and each department
+    asked for an opinion. A step still to come sees nothing yet."""
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
-    procedure = catalog.procedures[dossier.procedure_code]
-    desk = catalog.agencies[dossier.agency_code].desk_department
-    # A department a step may consult sees the dossier only once it has been asked.
-    consulted = await repo.consulted_departments(session, dossier.code)
-    return {desk, *(step.department for step in procedure.steps), *consulted}
+    agency = catalog.agencies[dossier.agency_code]
+    allowed = {(agency.desk_department, agency.desk_role), (agency.desk_department, HEAD_ROLE)}
+    reached = {entry.step_key for entry in await repo.slip_entries(session, dossier.code)}
+    for step in catalog.procedures[dossier.procedure_code].steps:
+        if step.key in reached or step.key == dossier.step_key:
+            allowed |= {(step.department, step.role), (step.department, HEAD_ROLE)}
+    return allowed | await repo.consulted(session, dossier.code)
+
+
+async def is_desk(
+    ctx: AppContext, session: AsyncSession, dossier: Dossier, official: TokenClaims
+) -> bool:
+    """The agency's one-stop desk, which takes in the applicant's papers and so sees them
+    whole."""
+    catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
+    return official.department == catalog.agencies[dossier.agency_code].desk_department
 
 
 async def load_for_official(
@@ -53,10 +70,11 @@ async def load_for_official(
     dossier = await repo.get_dossier(session, code) if is_dossier_code(code) else None
     if dossier is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no dossier {code}")
-    if official.department not in await departments_of(ctx, session, dossier):
+    if (official.department, official.role) not in await who_may_see(ctx, session, dossier):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            detail=f"department {official.department} has no step in dossier {code}",
+            detail=f"department {official.department}, role {official.role} has no part in "
+            f"dossier {code} (yet)",
         )
     return dossier
 

@@ -203,6 +203,15 @@ class HistoryEntry(BaseModel):
     timeliness: str | None = None
 
 
+class ApplicantPublic(BaseModel):
+    kind: str
+    full_name: str
+    id_number: str = Field(description="Whole for the one-stop desk, masked for anyone else")
+    phone: str
+    email: str | None
+    address: str
+
+
 class DossierPublic(BaseModel):
     code: str
     procedure_code: str
@@ -210,6 +219,7 @@ class DossierPublic(BaseModel):
     stage: Literal["intake", "routing", "review", "payment", "delivery", "done"]
     outcome: str
     current_step: StepPublic | None
+    applicant: ApplicantPublic
     received_at: LocalDatetime
     due_at: LocalDatetime
     finished_at: LocalDatetime | None

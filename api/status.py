@@ -3,15 +3,19 @@ model when the workflow cannot answer within the budget (worker down or overload
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.client import WorkflowQueryFailedError
 from temporalio.service import RPCError
 
+from api.access import is_desk
 from api.context import AppContext
-from api.schemas import DossierPublic, HistoryEntry, StepPublic
+from api.schemas import ApplicantPublic, DossierPublic, HistoryEntry, StepPublic
+from api.security import TokenClaims
 from domain.dossier import DossierState, SlipEntry, Task
+from domain.privacy import INTERNAL_NOTES, mask, mask_email
 from store import dossiers as repo
 from store.models import Dossier
 from workflows.dossier import DossierWorkflow
@@ -48,7 +52,27 @@ def current_task(dossier: Dossier) -> Task | None:
     )
 
 
-def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
+def applicant_public(applicant: dict[str, Any], whole: bool) -> ApplicantPublic:
+    """The applicant as a reader sees them: whole for the desk, masked for anyone else."""
+    id_number, phone = str(applicant.get("id_number", "")), str(applicant.get("phone", ""))
+    email = applicant.get("email")
+    return ApplicantPublic(
+        kind=str(applicant.get("kind", "")),
+        full_name=str(applicant.get("full_name", "")),
+        id_number=id_number if whole else mask(id_number, 3, 2),
+        phone=phone if whole else mask(phone, 3, 3),
+        email=(email if whole else mask_email(email)) if email else None,
+        address=str(applicant.get("address", "")),
+    )
+
+
+def _public(
+    state: DossierState,
+    source: str,
+    now: datetime,
+    applicant: ApplicantPublic,
+    for_applicant: bool,
+) -> DossierPublic:
     overdue = (state.finished_at or now) > state.due_at
     return DossierPublic(
         code=state.code,
@@ -57,6 +81,7 @@ def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
         stage=state.stage,  # type: ignore[arg-type]
         outcome=state.outcome,
         current_step=step_public(state.current_task),
+        applicant=applicant,
         received_at=state.received_at,
         due_at=state.due_at,
         finished_at=state.finished_at,
@@ -71,7 +96,7 @@ def _public(state: DossierState, source: str, now: datetime) -> DossierPublic:
                 action=e.action,
                 actor=e.actor,
                 at=e.at,
-                note=e.note,
+                note=None if for_applicant and e.action in INTERNAL_NOTES else e.note,
                 timeliness=e.timeliness,
             )
             for e in state.history
@@ -111,11 +136,18 @@ async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
     )
 
 
-async def dossier_status(ctx: AppContext, session: AsyncSession, dossier: Dossier) -> DossierPublic:
+async def dossier_status(
+    ctx: AppContext, session: AsyncSession, dossier: Dossier, viewer: TokenClaims | None
+) -> DossierPublic:
+    """The dossier as `viewer` may see it (None: the applicant, by the lookup key)."""
+    whole = viewer is not None and await is_desk(ctx, session, dossier, viewer)
+    applicant = applicant_public(dossier.applicant, whole)
+    for_applicant = viewer is None
     if dossier.finished_at is not None:
         # The workflow's last act was to record its final state: the record is complete, and
         # reading it spares the worker a replay of a closed workflow's history.
-        return _public(await _snapshot(session, dossier), "final", datetime.now(UTC))
+        state = await _snapshot(session, dossier)
+        return _public(state, "final", datetime.now(UTC), applicant, for_applicant)
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
     try:
@@ -127,4 +159,4 @@ async def dossier_status(ctx: AppContext, session: AsyncSession, dossier: Dossie
         log.warning("status from snapshot", dossier_code=dossier.code, reason=type(exc).__name__)
         state = await _snapshot(session, dossier)
         source = "snapshot"
-    return _public(state, source, datetime.now(UTC))
+    return _public(state, source, datetime.now(UTC), applicant, for_applicant)

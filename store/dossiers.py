@@ -158,11 +158,14 @@ async def consultations_for(
     return list(rows)
 
 
-async def consulted_departments(session: AsyncSession, code: str) -> set[str]:
-    rows = await session.scalars(
-        select(Consultation.department).where(Consultation.dossier_code == code).distinct()
+async def consulted(session: AsyncSession, code: str) -> set[tuple[str, str]]:
+    """The (department, role) pairs asked for an opinion on the dossier."""
+    rows = await session.execute(
+        select(Consultation.department, Consultation.role)
+        .where(Consultation.dossier_code == code)
+        .distinct()
     )
-    return set(rows)
+    return {(department, role) for department, role in rows}
 
 
 async def get_consultation(session: AsyncSession, consultation_id: str) -> Consultation | None:

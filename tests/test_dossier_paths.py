@@ -52,10 +52,11 @@ async def test_rejection_at_review_returns_a_written_refusal(api: ApiClient) -> 
 async def test_wrong_department_is_403_and_wrong_step_is_409(api: ApiClient) -> None:
     created = await api.submit(HKD)
     code = created["code"]
-    # At intake: a specialist cannot accept, and "approve" does not fit intake.
+    # At intake: a specialist whose step is still to come has no part in it yet, and
+    # "approve" does not fit intake.
     r = await api.act(code, "kt.specialist", "accept")
     assert r.status_code == 403, r.text
-    assert "BPMC" in r.json()["detail"]
+    assert "(yet)" in r.json()["detail"]
     r = await api.act(code, DESK, "approve")
     assert r.status_code == 409, r.text
     assert "intake" in r.json()["detail"]

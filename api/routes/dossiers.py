@@ -96,7 +96,7 @@ async def get_dossier(
     structlog.contextvars.bind_contextvars(dossier_code=code)
     async with _audited_read(ctx, request, "view_dossier", official, code):
         dossier = await load_for_caller(ctx, session, code, lookup_key, official)
-    return await dossier_status(ctx, session, dossier)
+    return await dossier_status(ctx, session, dossier, official)
 
 
 def _audited_read(

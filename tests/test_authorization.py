@@ -1,0 +1,118 @@
+"""Who may see and do what, endpoint by endpoint: applicant A against B, the desk, the step's
+department and role, its head, a step still to come, another department, another agency, an
+operator, and no, expired or forged credentials."""
+
+from datetime import timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from api.security import TokenClaims, issue_token
+from motcua.settings import Settings
+from tests.client import DESK, ApiClient
+
+NO_ONE, EXPIRED, FORGED = "no credentials", "expired token", "forged token"
+APPLICANT_A, APPLICANT_B = "applicant A", "applicant B"
+# The dossier waits at its first review step, the economic office's specialist's.
+CALLERS = [
+    NO_ONE,
+    EXPIRED,
+    FORGED,
+    APPLICANT_A,
+    APPLICANT_B,
+    DESK,
+    "kt.specialist",  # the current step
+    "kt.head",  # its department's head
+    "ld.leader",  # a step still to come
+    "tpht.specialist",  # a department with no step in this procedure
+    "vpdk.specialist",  # another agency
+    "ops.operator",
+]
+OFFICIALS_WHO_SEE = {DESK, "kt.specialist", "kt.head"}
+
+
+@pytest.fixture(scope="module")
+async def world(http: httpx.AsyncClient, demo_password: str, settings: Settings) -> dict[str, Any]:
+    api = ApiClient(http, demo_password)
+    a, b = await api.submit("1.001612"), await api.submit("1.001612")
+    assert (await api.act(a["code"], DESK, "accept")).status_code == 200
+    secret = settings.jwt_secret.get_secret_value()
+    claims = TokenClaims("kt.specialist", "KT", "specialist")
+    headers: dict[str, dict[str, str]] = {
+        NO_ONE: {},
+        EXPIRED: {"Authorization": f"Bearer {issue_token(claims, secret, timedelta(-1))}"},
+        FORGED: {
+            "Authorization": "Bearer "
+            + issue_token(claims, "not-the-secret-" * 3, timedelta(minutes=5))
+        },
+        APPLICANT_A: {"X-Lookup-Key": a["lookup_key"]},
+        APPLICANT_B: {"X-Lookup-Key": b["lookup_key"]},
+    }
+    for caller in CALLERS[5:]:
+        headers[caller] = await api.as_official(caller)
+    return {"api": api, "code": a["code"], "headers": headers}
+
+
+def _expected_read(caller: str) -> int:
+    if caller in (NO_ONE,):
+        return 401
+    if caller in (EXPIRED, FORGED):
+        return 401
+    if caller == APPLICANT_A or caller in OFFICIALS_WHO_SEE:
+        return 200
+    if caller == APPLICANT_B:
+        return 404  # a wrong key looks like no dossier at all
+    return 403
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("what", ["", "/documents"])
+async def test_reading_a_dossier(world: dict[str, Any], caller: str, what: str) -> None:
+    url = f"/api/v1/dossiers/{world['code']}{what}"
+    r = await world["api"].http.get(url, headers=world["headers"][caller])
+    assert r.status_code == _expected_read(caller), r.text
+    if what == "" and r.status_code == 200:
+        id_number = r.json()["applicant"]["id_number"]
+        # Whole for the desk, which took the papers in; masked for everyone else.
+        assert ("*" not in id_number) == (caller == DESK)
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_acting_on_a_dossier(world: dict[str, Any], caller: str) -> None:
+    """A reject without a reason: the step's own official gets as far as the 422 (nothing is
+    written); everyone else is stopped before."""
+    body = {"action": "reject", "step_key": "tham_dinh"}
+    url = f"/api/v1/dossiers/{world['code']}/actions"
+    r = await world["api"].http.post(url, json=body, headers=world["headers"][caller])
+    expected = {NO_ONE: 401, EXPIRED: 401, FORGED: 401, APPLICANT_A: 401, APPLICANT_B: 401}
+    expected |= {"kt.specialist": 422}
+    assert r.status_code == expected.get(caller, 403), r.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("path", ["/api/v1/tasks", "/api/v1/alerts", "/api/v1/consultations"])
+async def test_officials_lists(world: dict[str, Any], caller: str, path: str) -> None:
+    r = await world["api"].http.get(path, headers=world["headers"][caller])
+    is_official = caller not in (NO_ONE, EXPIRED, FORGED, APPLICANT_A, APPLICANT_B)
+    assert r.status_code == (200 if is_official else 401), r.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_the_payload_codec_is_for_operators(world: dict[str, Any], caller: str) -> None:
+    r = await world["api"].http.post(
+        "/codec/decode", json={"payloads": []}, headers=world["headers"][caller]
+    )
+    is_official = caller not in (NO_ONE, EXPIRED, FORGED, APPLICANT_A, APPLICANT_B)
+    expected = 200 if caller == "ops.operator" else 403 if is_official else 401
+    assert r.status_code == expected, r.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_withdrawing_someone_elses_dossier(world: dict[str, Any], caller: str) -> None:
+    """Only the applicant's own key withdraws (not tried here: it would stop the dossier)."""
+    if caller == APPLICANT_A:
+        pytest.skip("the applicant's own withdrawal is tested in test_dossier_paths")
+    url = f"/api/v1/dossiers/{world['code']}/withdraw"
+    r = await world["api"].http.post(url, json={}, headers=world["headers"][caller])
+    assert r.status_code == (404 if caller == APPLICANT_B else 401), r.text
