@@ -3,7 +3,7 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Depends, Header, HTTPException, Request, status
+from fastapi import Cookie, Depends, Header, HTTPException, Request, status
 from fastapi.security import OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -65,7 +65,20 @@ LookupKeyDep = Annotated[
 ]
 
 
-def current_operator(official: OfficialDep) -> TokenClaims:
+# The operator's token as a cookie, for the Temporal Web UI's calls to the payload codec
+# (`POST /api/v1/auth/token?codec_cookie=true` sets it).
+CODEC_COOKIE = "motcua_codec"
+
+
+def current_operator(
+    ctx: ContextDep,
+    official: OptionalOfficialDep,
+    cookie: Annotated[str | None, Cookie(alias=CODEC_COOKIE, include_in_schema=False)] = None,
+) -> TokenClaims:
+    if official is None and cookie is not None:
+        official = read_token(cookie, ctx.settings.jwt_secret.get_secret_value())
+    if official is None:
+        raise _unauthorized("this needs an operator's bearer token or codec cookie")
     if official.role != OPERATOR_ROLE:
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for operators")
     return official

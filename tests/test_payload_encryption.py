@@ -92,3 +92,25 @@ async def test_the_codec_endpoint_is_for_operators(api: ApiClient) -> None:
 @pytest.fixture
 def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
     return ApiClient(http, demo_password)
+
+
+async def test_the_web_ui_opens_payloads_with_the_operators_cookie(
+    http: httpx.AsyncClient, demo_password: str, stack: Stack
+) -> None:
+    """The UI calls the codec from the operator's browser, with their cookie."""
+    login = {"username": "ops.operator", "password": demo_password}
+    r = await http.post("/api/v1/auth/token?codec_cookie=true", data=login)
+    assert r.status_code == 200
+    cookie = r.cookies["motcua_codec"]
+    ui = {"Origin": stack.settings.temporal_ui_url}
+    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
+    async with httpx.AsyncClient(base_url=stack.base_url, headers=ui) as stranger:
+        assert (await stranger.post("/codec/encode", json=plain)).status_code == 401
+    desk = await ApiClient(http, demo_password).token("bpmc.desk_officer")
+    for token, expected in ((cookie, 200), (desk, 403)):
+        async with httpx.AsyncClient(
+            base_url=stack.base_url, headers=ui, cookies={"motcua_codec": token}
+        ) as browser:
+            r = await browser.post("/codec/encode", json=plain)
+            assert r.status_code == expected
+            assert r.headers["access-control-allow-origin"] == stack.settings.temporal_ui_url

@@ -1,11 +1,11 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Request, status
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import throttle
-from api.deps import ContextDep, SessionDep
+from api.deps import CODEC_COOKIE, ContextDep, SessionDep
 from api.schemas import Token
 from api.security import TokenClaims, issue_token, verify_password
 from api.throttle import login_limit
@@ -19,8 +19,16 @@ router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
 async def login(
     form: Annotated[OAuth2PasswordRequestForm, Depends()],
     request: Request,
+    response: Response,
     ctx: ContextDep,
     session: SessionDep,
+    codec_cookie: Annotated[
+        bool,
+        Query(
+            description="Also set the token as a cookie for the payload codec, so that the "
+            "Temporal Web UI (which calls /codec from the operator's browser) may use it"
+        ),
+    ] = False,
 ) -> Token:
     # A name PostgreSQL could not even store cannot be an official's.
     storable = form.username.isprintable()
@@ -44,8 +52,19 @@ async def login(
     await append(ctx.sessionmaker, login)
     ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
     claims = TokenClaims(official.username, official.department, official.role)
+    token = issue_token(claims, ctx.settings.jwt_secret.get_secret_value(), ttl)
+    if codec_cookie:
+        response.set_cookie(
+            CODEC_COOKIE,
+            token,
+            max_age=int(ttl.total_seconds()),
+            path="/codec",
+            httponly=True,
+            samesite="lax",
+            secure=ctx.settings.public_base_url.startswith("https://"),
+        )
     return Token(
-        access_token=issue_token(claims, ctx.settings.jwt_secret.get_secret_value(), ttl),
+        access_token=token,
         expires_in=int(ttl.total_seconds()),
         department=official.department,
         role=official.role,

@@ -1,11 +1,14 @@
 """Temporal's remote codec, for operators: the Web UI (`--ui-codec-endpoint`) and the CLI
 (`temporal workflow show --codec-endpoint … --codec-auth "Bearer …"`) send the encrypted
-payloads here and show what they hold. Only an operator's token opens them."""
+payloads here and show what they hold. Only an operator's token opens them: as a bearer
+token (the CLI), or as the cookie `/codec/login` sets in the operator's browser (the Web UI,
+with "Include cross-origin credentials" on in its codec settings)."""
 
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, HTTPException, status
+from fastapi.responses import HTMLResponse
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from temporalio.api.common.v1 import Payloads
 
@@ -41,3 +44,21 @@ async def decode(body: PayloadsJson, ctx: ContextDep, operator: OperatorDep) -> 
     except (UnknownKeyError, InvalidTag, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     return MessageToDict(Payloads(payloads=decoded))
+
+
+_LOGIN_PAGE = """<!doctype html>
+<html lang="vi"><meta charset="utf-8"><title>motcua — operators' codec login</title>
+<h1>Read Temporal payloads</h1>
+<p>Log in as an operator: the Temporal Web UI may then decrypt payloads through this API (turn
+on <i>Include cross-origin credentials</i> in its codec settings).</p>
+<form method="post" action="/api/v1/auth/token?codec_cookie=true">
+  <label>Username <input name="username" autocomplete="username"></label>
+  <label>Password <input name="password" type="password" autocomplete="current-password"></label>
+  <button>Log in</button>
+</form>
+</html>"""
+
+
+@router.get("/login", response_class=HTMLResponse, include_in_schema=False)
+async def login_page() -> str:
+    return _LOGIN_PAGE
