@@ -225,6 +225,10 @@ motcua is running (Ctrl-C stops all of it).
 
   Demo officials (password: {DEMO_PASSWORD}; each has a twin ending in 2, e.g. kt.specialist2):
 {logins}
+
+  Payloads in Temporal are encrypted: to read them in the Web UI, log in as ops.operator at
+  {settings.public_base_url}/codec/login (and turn on "Include cross-origin credentials" in
+  the UI's codec settings).
 """,
         flush=True,
     )
