@@ -29,11 +29,13 @@ async def load_for_applicant(
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED, detail="send the receipt's lookup key as X-Lookup-Key"
         )
-    limit = lookup_limit(ctx.settings)
-    await throttle.check(ctx.sessionmaker, limit)
     dossier = await repo.get_dossier(session, code) if is_dossier_code(code) else None
     secret = ctx.settings.lookup_key_secret.get_secret_value()
     if dossier is None or not lookup_key_matches(key, code, dossier.lookup_salt, secret):
+        # Counted (and throttled) on failure only: a lookup with the right key costs nothing
+        # more, and a key cannot be guessed anyway; what is slowed down is probing for codes.
+        limit = lookup_limit(ctx.settings)
+        await throttle.check(ctx.sessionmaker, limit)
         await throttle.failed(ctx.sessionmaker, limit)
         raise _not_found()
     return dossier
