@@ -49,7 +49,9 @@ def build_worker(
             "(the only adapter so far)"
         )
     activities = DossierActivities(
-        sessionmaker, SandboxGateway(sessionmaker, settings.public_base_url)
+        sessionmaker,
+        SandboxGateway(sessionmaker, settings.public_base_url),
+        settings.document_key.get_secret_value().encode(),
     )
     return Worker(
         client,

@@ -18,7 +18,7 @@ from domain.documents import (
     TITLES,
     ControlSlipRow,
     DocumentContext,
-    applicant_id_hash,
+    applicant_id_hmac,
     context_to_json,
 )
 from domain.dossier import (
@@ -170,9 +170,12 @@ async def _insert_new(
 
 
 class DossierActivities:
-    def __init__(self, sessionmaker: Sessionmaker, gateway: PaymentGateway) -> None:
+    def __init__(
+        self, sessionmaker: Sessionmaker, gateway: PaymentGateway, document_key: bytes
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._gateway = gateway
+        self._id_key = document_key  # keys the applicant ID's hash in documents' QR codes
         self._catalogs: dict[str, LoadedCatalog] = {}
 
     @activity.defn
@@ -326,7 +329,9 @@ class DossierActivities:
             procedure_name=procedure.name,
             dossier_code=dossier.code,
             applicant_name=str(dossier.applicant.get("full_name", "")),
-            applicant_id_sha256=applicant_id_hash(str(dossier.applicant.get("id_number", ""))),
+            applicant_id_hmac=applicant_id_hmac(
+                str(dossier.applicant.get("id_number", "")), self._id_key
+            ),
             received_at=dossier.received_at,
             # An apology shows the appointment it moves, and the new one.
             due_at=issue.previous_due_at or dossier.due_at,

@@ -143,7 +143,8 @@ class OutboxDispatcher:
                     # 2, 4, 8 … minutes: a gateway that is down is not hammered.
                     row.retry_at = now + timedelta(minutes=2**row.attempts)
                     row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    log.warning("notification not sent", id=row.id, error=row.last_error)
+                    # The error may name the recipient: only its kind goes to the log.
+                    log.warning("notification not sent", id=row.id, error=type(exc).__name__)
                 else:
                     row.sent_at = datetime.now(UTC)
                 tried += 1

@@ -4,6 +4,7 @@ dossier has settled. Within a time budget: an engine that does not answer gets a
 request that hangs."""
 
 import hashlib
+import uuid
 from datetime import timedelta
 from typing import Any
 
@@ -46,12 +47,12 @@ _UPDATE_ERRORS = {
 }
 
 
-def update_id(official: TokenClaims, body: ActionIn, idempotency_key: str | None) -> str | None:
-    """With an Idempotency-Key, a retried click gets the same update id, so Temporal applies it
-    once; the id also covers who did what, so a reused key never swallows another action."""
-    if not idempotency_key:
-        return None
-    what = f"{official.username}|{body.model_dump_json()}|{idempotency_key}"
+def update_id(official: TokenClaims, body: ActionIn, request_key: str | None) -> str:
+    """Every action is a Temporal update with an id of ours: the client's Idempotency-Key (or
+    X-Request-Id) makes a retried click the same update, which Temporal applies once; the id
+    also covers who did what, so a reused key never swallows another action."""
+    key = request_key or uuid.uuid4().hex
+    what = f"{official.username}|{body.model_dump_json()}|{key}"
     return "act-" + hashlib.sha256(what.encode()).hexdigest()
 
 
@@ -61,7 +62,7 @@ async def apply_action(
     dossier: Dossier,
     official: TokenClaims,
     body: ActionIn,
-    idempotency_key: str | None,
+    request_key: str | None,
 ) -> ActionResult:
     """The dossier's state after an official's action."""
     request = ActionRequest(
@@ -74,7 +75,7 @@ async def apply_action(
         new_due_at=body.new_due_at,
         departments=body.departments,
     )
-    update = update_id(official, body, idempotency_key)
+    update = update_id(official, body, request_key)
     return await _update(ctx, dossier.code, DossierWorkflow.act, request, update)
 
 

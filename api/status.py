@@ -15,7 +15,7 @@ from api.context import AppContext
 from api.schemas import ApplicantPublic, DossierPublic, HistoryEntry, StepPublic
 from api.security import TokenClaims
 from domain.dossier import DossierState, SlipEntry, Task
-from domain.privacy import INTERNAL_NOTES, mask, mask_email
+from domain.privacy import NOTES_FOR_THE_APPLICANT, mask, mask_email
 from store import dossiers as repo
 from store.models import Dossier
 from workflows.dossier import DossierWorkflow
@@ -96,7 +96,7 @@ def _public(
                 action=e.action,
                 actor=e.actor,
                 at=e.at,
-                note=None if for_applicant and e.action in INTERNAL_NOTES else e.note,
+                note=e.note if not for_applicant or e.action in NOTES_FOR_THE_APPLICANT else None,
                 timeliness=e.timeliness,
             )
             for e in state.history

@@ -5,13 +5,15 @@ review. `render_document(kind, context)` is a pure function: the same kind and c
 same bytes, because a document is stored once by its content hash and a retried activity must
 produce the document it already stored.
 
-The QR code carries `qr_fields`: the dossier and procedure codes, a SHA-256 of the applicant's ID
-number (never the number itself), the document's title, the issuing system and the issue time.
+The QR code carries `qr_fields`: the dossier and procedure codes, a keyed hash (HMAC-SHA256) of the
+applicant's ID number (never the number itself), the document's title, the issuing system and the
+issue time.
 """
 
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import unicodedata
 from collections.abc import Callable
@@ -66,9 +68,10 @@ class DocumentContext:
     procedure_name: str
     dossier_code: str
     applicant_name: str
-    # Of the citizen ID number (or tax code): the number itself never reaches a document, nor
-    # the context stored to render one.
-    applicant_id_sha256: str
+    # HMAC-SHA256 of the citizen ID number (or tax code) under the agency's key: the number
+    # never reaches a document, nor the context stored to render one, and a plain hash of a
+    # 12-digit number would be reversed in minutes. The agency, holding the key, can check it.
+    applicant_id_hmac: str
     received_at: datetime
     due_at: datetime
     issued_at: datetime
@@ -96,8 +99,8 @@ class RenderedDocument:
     content: bytes
 
 
-def applicant_id_hash(id_number: str) -> str:
-    return hashlib.sha256(id_number.encode()).hexdigest()
+def applicant_id_hmac(id_number: str, key: bytes) -> str:
+    return hmac.new(key, id_number.encode(), hashlib.sha256).hexdigest()
 
 
 _CONTEXT = TypeAdapter(DocumentContext)
@@ -118,7 +121,7 @@ def qr_fields(kind: DocumentKind, context: DocumentContext) -> dict[str, str]:
     return {
         "dossier_code": context.dossier_code,
         "procedure_code": context.procedure_code,
-        "applicant_id_sha256": context.applicant_id_sha256,
+        "applicant_id_hmac_sha256": context.applicant_id_hmac,
         "document": TITLES[kind],
         "issuer": ISSUING_SYSTEM,
         "issued_at": context.issued_at.astimezone(VN_TZ).isoformat(),

@@ -4,15 +4,18 @@ ID number, phone and e-mail masked, and no internal notes reach the applicant.""
 
 from domain.dossier import Action, SlipAction
 
-# Control-slip notes officials write to each other, not to the applicant.
-INTERNAL_NOTES = frozenset(
+# The control-slip notes the applicant sees: the reasons given to them (a refusal, a negative
+# decision, what is missing, why the appointment moved) and their own. Every other note is
+# officials writing to each other.
+NOTES_FOR_THE_APPLICANT = frozenset(
     {
-        Action.RETURN,
-        Action.REASSIGN,
-        Action.CONSULT,
-        SlipAction.ROUTED,
-        SlipAction.CONSULTATION_ANSWERED,
-        SlipAction.CONSULTATION_UNANSWERED,
+        Action.REFUSE,
+        Action.REJECT,
+        Action.REQUEST_SUPPLEMENT,
+        Action.EXTEND,
+        SlipAction.WITHDRAWAL_REQUESTED,
+        SlipAction.SUPPLEMENTED,
+        SlipAction.SUBMITTED,
     }
 )
 

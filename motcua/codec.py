@@ -9,7 +9,11 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from temporalio.api.common.v1 import Payload
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import (
+    DataConverter,
+    DefaultFailureConverterWithEncodedAttributes,
+    PayloadCodec,
+)
 
 from motcua.settings import Settings
 
@@ -67,4 +71,10 @@ def codec_from(settings: Settings) -> EncryptionCodec:
 
 
 def data_converter(settings: Settings) -> DataConverter:
-    return dataclasses.replace(DataConverter.default, payload_codec=codec_from(settings))
+    """Payloads encrypted, and failures' messages and stack traces moved into an encrypted
+    payload too (they may quote the data that failed)."""
+    return dataclasses.replace(
+        DataConverter.default,
+        payload_codec=codec_from(settings),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )

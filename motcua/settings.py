@@ -58,6 +58,8 @@ class Settings(BaseSettings):
     token_ttl_minutes: int = 30
     lookup_key_secret: SecretStr = SecretStr("dev-only-lookup-secret-change-me-01234")
     payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
+    # Keys the hash of the applicant's ID number in documents' QR codes.
+    document_key: SecretStr = SecretStr("dev-only-document-key-change-me-0123456")
 
     # How long an official's action waits for the engine's answer before a 503.
     action_budget_ms: int = Field(default=10_000, gt=0)

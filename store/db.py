@@ -17,8 +17,14 @@ def async_url(database_url: str) -> str:
 def create_engine(database_url: str, pool_size: int = 10) -> AsyncEngine:
     # No pre-ping: it costs a round trip per transaction. A connection broken by a database
     # restart fails once; activities retry, and the API answers 503 for that request.
+    # hide_parameters: a database error's message never carries the values (personal data)
+    # into a log line or a workflow's failure.
     return create_async_engine(
-        async_url(database_url), pool_size=pool_size, max_overflow=pool_size, pool_recycle=1800
+        async_url(database_url),
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        pool_recycle=1800,
+        hide_parameters=True,
     )
 
 

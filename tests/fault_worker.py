@@ -29,11 +29,12 @@ async def main() -> None:
     settings = get_settings()
     sessionmaker = create_sessionmaker(create_engine(settings.require_database_url(), 2))
     gateway = _DiesAfterTheCharge(sessionmaker, settings.public_base_url)
+    key = settings.document_key.get_secret_value().encode()
     worker = Worker(
         await connect_temporal(settings),
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=activities_of(DossierActivities(sessionmaker, gateway)),
+        activities=activities_of(DossierActivities(sessionmaker, gateway, key)),
     )
     await worker.run()
 

@@ -36,7 +36,8 @@ async def dossier_code(settings: Settings, sessionmaker: Sessionmaker) -> str:
 
 @pytest.fixture
 def activities(sessionmaker: Sessionmaker) -> DossierActivities:
-    return DossierActivities(sessionmaker, SandboxGateway(sessionmaker, "http://gateway.test"))
+    gateway = SandboxGateway(sessionmaker, "http://gateway.test")
+    return DossierActivities(sessionmaker, gateway, b"test-document-key")
 
 
 def _record(code: str, seq: int, stage: str, entries: list[SlipEntry]) -> TransitionRecord:

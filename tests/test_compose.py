@@ -14,6 +14,7 @@ SECRETS = {
     "JWT_SECRET": "test-jwt-secret",
     "LOOKUP_KEY_SECRET": "test-lookup-secret",
     "PAYMENT_CALLBACK_SECRET": "test-callback-secret",
+    "DOCUMENT_KEY": "test-document-key",
     "PAYLOAD_KEYS": '{"k1": "b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3s="}',
     "PAYLOAD_KEY_ID": "k1",
 }

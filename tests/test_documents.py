@@ -2,7 +2,7 @@
 from a raster of the first page."""
 
 import dataclasses
-import hashlib
+import hmac
 import json
 import os
 import pickle
@@ -26,7 +26,7 @@ from domain.documents import (
     ControlSlipRow,
     DocumentContext,
     RenderedDocument,
-    applicant_id_hash,
+    applicant_id_hmac,
     qr_fields,
     render_document,
 )
@@ -35,6 +35,7 @@ from tests.client import pdf_text
 
 APPLICANT = "Nguyễn Thị Hồng Nhung"
 APPLICANT_ID = "079190001234"
+KEY = b"the agency's document key"
 NOTE = "Hồ sơ thiếu xác nhận của cơ quan y tế"
 
 CONTEXT = DocumentContext(
@@ -43,7 +44,7 @@ CONTEXT = DocumentContext(
     procedure_name="Đăng ký khai sinh",
     dossier_code="000.00.01.H29-250305-0001",
     applicant_name=APPLICANT,
-    applicant_id_sha256=applicant_id_hash(APPLICANT_ID),
+    applicant_id_hmac=applicant_id_hmac(APPLICANT_ID, KEY),
     received_at=datetime(2025, 3, 5, 9, 30, tzinfo=VN_TZ),
     due_at=datetime(2025, 3, 10, 16, 0, tzinfo=VN_TZ),
     issued_at=datetime(2025, 3, 5, 9, 35, tzinfo=VN_TZ),
@@ -163,7 +164,7 @@ def test_qr_fields_hash_the_applicant_id_and_give_the_issue_time_in_vietnam() ->
     assert qr_fields(DocumentKind.RESULT, utc_issue) == {
         "dossier_code": "000.00.01.H29-250305-0001",
         "procedure_code": "1.001193",
-        "applicant_id_sha256": hashlib.sha256(APPLICANT_ID.encode()).hexdigest(),
+        "applicant_id_hmac_sha256": hmac.new(KEY, APPLICANT_ID.encode(), "sha256").hexdigest(),
         "document": "Kết quả giải quyết thủ tục hành chính",
         "issuer": ISSUING_SYSTEM,
         "issued_at": "2025-03-05T09:35:00+07:00",

@@ -107,7 +107,8 @@ async def _dossier(
         code, snapshot, "online", "individual", "online", received_at, due_at, spec
     )
     task_queue = f"timers-{uuid.uuid4().hex[:8]}"
-    activities = DossierActivities(sessionmaker, SandboxGateway(sessionmaker, "http://sandbox"))
+    gateway = SandboxGateway(sessionmaker, "http://sandbox")
+    activities = DossierActivities(sessionmaker, gateway, b"test-document-key")
     async with Worker(
         env.client,
         task_queue=task_queue,

@@ -7,13 +7,15 @@ with "Include cross-origin credentials" on in its codec settings)."""
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from fastapi import APIRouter, HTTPException, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
 from temporalio.api.common.v1 import Payloads
 
+from api.audit import entry
 from api.deps import ContextDep, OperatorDep
 from motcua.codec import UnknownKeyError
+from store.audit import append
 
 router = APIRouter(prefix="/codec", tags=["operators"])
 
@@ -36,11 +38,17 @@ async def encode(body: PayloadsJson, ctx: ContextDep, operator: OperatorDep) -> 
 
 
 @router.post("/decode", responses={400: {}, 401: {}, 403: {}})
-async def decode(body: PayloadsJson, ctx: ContextDep, operator: OperatorDep) -> PayloadsJson:
+async def decode(
+    body: PayloadsJson, request: Request, ctx: ContextDep, operator: OperatorDep
+) -> PayloadsJson:
     codec = ctx.temporal.data_converter.payload_codec
     assert codec is not None
+    payloads = _payloads(body).payloads
+    # An operator reading what Temporal holds is a read of (possibly) personal data.
+    detail = {"payloads": len(payloads), "namespace": request.headers.get("X-Namespace")}
+    await append(ctx.sessionmaker, entry(request, "decode_payloads", operator, detail=detail))
     try:
-        decoded = await codec.decode(_payloads(body).payloads)
+        decoded = await codec.decode(payloads)
     except (UnknownKeyError, InvalidTag, ValueError) as exc:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
     return MessageToDict(Payloads(payloads=decoded))

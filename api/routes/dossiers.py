@@ -134,7 +134,8 @@ async def act(
     what = body.model_dump(mode="json", exclude_defaults=True)
     async with audited(ctx, entry(request, str(body.action), official, code, what)):
         dossier = await load_for_official(ctx, session, code, official)
-        result = await apply_action(ctx, session, dossier, official, body, idempotency_key)
+        request_key = idempotency_key or request.headers.get("X-Request-Id")
+        result = await apply_action(ctx, session, dossier, official, body, request_key)
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
     return _action_out(code, result)
 

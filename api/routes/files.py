@@ -1,12 +1,14 @@
 import hashlib
 import uuid
 
-from fastapi import APIRouter, HTTPException, UploadFile, status
+from fastapi import APIRouter, HTTPException, Request, UploadFile, status
 
+from api.audit import entry
 from api.deps import ContextDep, SessionDep
 from api.errors import unprocessable
 from api.schemas import FilePublic
 from domain.attachments import ALLOWED, detect_content_type
+from store.audit import append
 from store.models import StoredFile
 
 router = APIRouter(prefix="/api/v1/files", tags=["files"])
@@ -26,7 +28,9 @@ def _displayable(filename: str | None) -> str | None:
     response_model=FilePublic,
     responses={400: {"description": "not a readable multipart form"}, 413: {}, 415: {}, 422: {}},
 )
-async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) -> FilePublic:
+async def upload_file(
+    file: UploadFile, request: Request, ctx: ContextDep, session: SessionDep
+) -> FilePublic:
     """Upload one component of a dossier (PDF, JPEG, PNG or TIFF, told by its content); submit
     the returned `file_id` with the dossier. Stored under a generated name, outside anything
     served directly, with its SHA-256."""
@@ -73,6 +77,8 @@ async def upload_file(file: UploadFile, ctx: ContextDep, session: SessionDep) ->
     except BaseException:
         path.unlink(missing_ok=True)
         raise
+    upload = entry(request, "upload", None, detail={"file_id": str(file_id), "size": size})
+    await append(ctx.sessionmaker, upload)
     return FilePublic(
         file_id=file_id, sha256=digest.hexdigest(), size=size, content_type=content_type
     )

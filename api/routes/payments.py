@@ -29,8 +29,14 @@ log = structlog.get_logger()
 _WINDOW_SECONDS = 300
 
 
-def _reject(detail: str) -> HTTPException:
+async def _reject(ctx: AppContext, request: Request, detail: str) -> HTTPException:
+    """A callback that cannot be the gateway's changes nothing; it is logged and kept in the
+    audit trail (with no dossier: nothing in it can be trusted)."""
     log.warning("payment callback rejected", reason=detail)
+    refused = AuditEntry("gateway?", "gateway", "payment_callback_refused")
+    refused.client = request.client.host if request.client else None
+    refused.detail = {"reason": detail}
+    await append(ctx.sessionmaker, refused)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail)
 
 
@@ -47,11 +53,11 @@ async def gateway_callback(
         not re.fullmatch(r"[0-9]{1,12}", timestamp)
         or abs(time.time() - int(timestamp)) > _WINDOW_SECONDS
     ):
-        raise _reject("timestamp outside the 5-minute window")
+        raise await _reject(ctx, request, "timestamp outside the 5-minute window")
     secret = ctx.settings.payment_callback_secret.get_secret_value()
     expected = gateway_signature(secret, timestamp, raw).encode()
     if not hmac.compare_digest(signature.encode(), expected):
-        raise _reject("bad signature")
+        raise await _reject(ctx, request, "bad signature")
     try:
         event = GatewayCallback.model_validate_json(raw)
     except ValidationError as exc:
