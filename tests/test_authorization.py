@@ -116,3 +116,70 @@ async def test_withdrawing_someone_elses_dossier(world: dict[str, Any], caller: 
     url = f"/api/v1/dossiers/{world['code']}/withdraw"
     r = await world["api"].http.post(url, json={}, headers=world["headers"][caller])
     assert r.status_code == (404 if caller == APPLICANT_B else 401), r.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("what", ["/result", "/payment", "/documents/{document}"])
+async def test_reading_what_a_dossier_was_issued(
+    world: dict[str, Any], caller: str, what: str
+) -> None:
+    """The receipt exists already; the result and the payment do not yet (404 for those who
+    may look)."""
+    api: ApiClient = world["api"]
+    code, headers = world["code"], world["headers"]
+    if "{document}" in what:
+        listed = await api.http.get(f"/api/v1/dossiers/{code}/documents", headers=headers[DESK])
+        what = what.format(document=listed.json()[0]["id"])
+    r = await api.http.get(f"/api/v1/dossiers/{code}{what}", headers=headers[caller])
+    expected = _expected_read(caller)
+    if what == "/payment":  # the applicant's alone: officials see the fee in their own screens
+        expected = {APPLICANT_A: 404, APPLICANT_B: 404}.get(caller, 401)
+    elif what == "/result" and expected == 200:
+        expected = 404  # not issued yet
+    assert r.status_code == expected, r.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_supplementing_someone_elses_dossier(world: dict[str, Any], caller: str) -> None:
+    """Only the applicant's key supplements, and only when asked (A: 409, nothing asked)."""
+    api: ApiClient = world["api"]
+    body = {"documents": [{"component": "HDTN", "file_id": await api.upload()}]}
+    url = f"/api/v1/dossiers/{world['code']}/supplement"
+    r = await api.http.post(url, json=body, headers=world["headers"][caller])
+    expected = {APPLICANT_A: 409, APPLICANT_B: 404}.get(caller, 401)
+    assert r.status_code == expected, r.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+async def test_answering_a_consultation(
+    world: dict[str, Any], caller: str, land_consultation: str
+) -> None:
+    """Only the consulted department and role answer (tnmt.specialist here, not listed: the
+    answer would close the consultation); no one else gets past 401/403/404."""
+    url = f"/api/v1/consultations/{land_consultation}/answer"
+    r = await world["api"].http.post(url, json={"opinion": "x"}, headers=world["headers"][caller])
+    is_official = caller not in (NO_ONE, EXPIRED, FORGED, APPLICANT_A, APPLICANT_B)
+    assert r.status_code == (403 if is_official else 401), r.text
+
+
+@pytest.fixture(scope="module")
+async def land_consultation(world: dict[str, Any]) -> str:
+    api: ApiClient = world["api"]
+    created = await api.submit("1.012778")
+    await api.act(created["code"], "vpdk_mc.desk_officer", "accept")
+    await api.act(created["code"], "vpdk.specialist", "consult", departments=["TNMT"])
+    headers = await api.as_official("tnmt.specialist")
+    asked = (await api.http.get("/api/v1/consultations", headers=headers)).json()
+    return str([c["id"] for c in asked if c["dossier_code"] == created["code"]][0])
+
+
+async def test_each_inbox_is_its_own_department_and_role(world: dict[str, Any]) -> None:
+    api: ApiClient = world["api"]
+
+    async def inbox(user: str) -> set[str]:
+        r = await api.http.get("/api/v1/tasks?limit=200", headers=world["headers"][user])
+        return {task["code"] for task in r.json()}
+
+    assert world["code"] in await inbox("kt.specialist")
+    for other in ("kt.head", "ld.leader", "tpht.specialist", DESK):
+        assert world["code"] not in await inbox(other)
