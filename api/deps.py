@@ -3,8 +3,8 @@
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-from fastapi import Cookie, Depends, Header, HTTPException, Request, status
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Cookie, Depends, HTTPException, Request, status
+from fastapi.security import APIKeyHeader, OAuth2PasswordBearer
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.context import AppContext
@@ -59,10 +59,14 @@ def current_official(official: OptionalOfficialDep) -> TokenClaims:
 
 OfficialDep = Annotated[TokenClaims, Depends(current_official)]
 
-LookupKeyDep = Annotated[
-    str | None,
-    Header(alias="X-Lookup-Key", max_length=64, description="The key from the receipt"),
-]
+# The applicant's credential: the key printed on the receipt, with the dossier's code.
+_lookup_key = APIKeyHeader(
+    name="X-Lookup-Key",
+    scheme_name="LookupKey",
+    description="The key from the receipt (the applicant's)",
+    auto_error=False,
+)
+LookupKeyDep = Annotated[str | None, Depends(_lookup_key)]
 
 
 # The operator's token as a cookie, for the Temporal Web UI's calls to the payload codec
