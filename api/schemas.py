@@ -56,8 +56,13 @@ def _refuse_unstorable(value: Any, where: str = "body", depth: int = 0) -> None:
             _refuse_unstorable(item, f"{where}[{index}]", depth + 1)
 
 
+# Free text that must say something: at least one character that is not white space. (Values
+# are kept as sent, not stripped: a schema's length limits then mean what they say.)
+TEXT = r"\S"
+
+
 class _Request(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    model_config = ConfigDict(extra="forbid")
 
     @model_validator(mode="before")
     @classmethod
@@ -121,13 +126,13 @@ _TAX_CODE = re.compile(r"^\d{10}(-\d{3})?$")
 
 class ApplicantIn(_Request):
     kind: Literal["individual", "organization"]
-    full_name: str = Field(min_length=1, max_length=200)
+    full_name: str = Field(min_length=1, max_length=200, pattern=TEXT)
     id_number: str = Field(
         description="12-digit citizen ID (CCCD) for an individual, tax code for an organisation"
     )
     phone: str = Field(pattern=r"^\+?\d{9,15}$")
     email: str | None = Field(default=None, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$", max_length=254)
-    address: str = Field(min_length=1, max_length=500)
+    address: str = Field(min_length=1, max_length=500, pattern=TEXT)
 
     @model_validator(mode="after")
     def _check_id_number(self) -> "ApplicantIn":
@@ -147,7 +152,7 @@ class DocumentRef(_Request):
 
 class DeliveryIn(_Request):
     method: DeliveryMethod
-    address: str | None = Field(default=None, min_length=1, max_length=500)
+    address: str | None = Field(default=None, min_length=1, max_length=500, pattern=TEXT)
 
     @model_validator(mode="after")
     def _post_needs_address(self) -> "DeliveryIn":
@@ -342,7 +347,7 @@ class ConsultationPublic(BaseModel):
 
 
 class ConsultationAnswerIn(_Request):
-    opinion: str = Field(min_length=1, max_length=2000)
+    opinion: str = Field(min_length=1, max_length=2000, pattern=TEXT)
 
 
 class AlertPublic(BaseModel):
