@@ -36,7 +36,7 @@ from domain.dossier import HEAD_ROLE, OPERATIONS, OPERATOR_ROLE
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
 from motcua.temporal import connect_temporal
-from store.audit import first_broken_row
+from store.audit import AuditEntry, append, first_broken_row
 from store.catalog import record_catalog_version
 from store.db import create_engine, create_sessionmaker
 from store.dossiers import recent_notifications
@@ -324,8 +324,14 @@ async def _add_official(
             raise RuntimeError(
                 f"unknown department {department}; the catalog has {sorted(catalog.departments)}"
             )
-        async with create_sessionmaker(engine).begin() as session:
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker.begin() as session:
             await upsert_official(session, username, hash_password(password), department, role)
+        who = os.environ.get("USER") or "?"
+        detail = {"username": username, "department": department, "role": role}
+        await append(
+            sessionmaker, AuditEntry(f"cli:{who}", "admin", "official_saved", None, None, detail)
+        )
 
 
 if __name__ == "__main__":

@@ -98,3 +98,20 @@ async def test_verify_passes_on_a_busy_trail_and_names_an_altered_row(
     assert await asyncio.to_thread(main, ["audit", "verify"]) == 1
     assert f"BROKEN at row {victim}" in capsys.readouterr().out
     get_settings.cache_clear()
+
+
+async def test_saving_an_official_from_the_command_line_is_audited(
+    settings: Settings, sessionmaker: Sessionmaker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert settings.database_url is not None
+    monkeypatch.setenv("DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    command = ["official", "add", "kt.newcomer", "--department", "KT", "--role", "specialist"]
+    assert await asyncio.to_thread(main, [*command, "--password", "a-long-password"]) == 0
+    get_settings.cache_clear()
+    async with sessionmaker() as session:
+        saved = await session.scalar(
+            select(AuditRow).where(AuditRow.action == "official_saved").order_by(AuditRow.id.desc())
+        )
+    assert saved is not None and saved.detail["username"] == "kt.newcomer"
+    assert "a-long-password" not in str(saved.detail)

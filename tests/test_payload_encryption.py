@@ -62,6 +62,7 @@ async def test_temporal_holds_no_plaintext_and_operators_can_read_it(
     show += ["--address", address]
     raw = await _run(show)
     assert "Thẩm định hồ sơ" not in raw and APPLICANT["full_name"] not in raw
+    assert APPLICANT["id_number"] not in raw
 
     # Through the codec endpoint, with an operator's token, the CLI shows what it holds.
     token = await api.token("ops.operator")
