@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from api.context import AppContext
 from api.errors import problem
 from api.routes import (
+    admin,
     auth,
     codec,
     dossiers,
@@ -135,7 +136,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         allow_credentials=True,
     )
-    for router in (health, procedures, files, dossiers, auth, tasks, payments, codec):
+    for router in (health, procedures, files, dossiers, auth, tasks, payments, codec, admin):
         app.include_router(router.router)
     if settings.sandbox_gateway:
         app.include_router(sandbox.router)

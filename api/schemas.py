@@ -322,6 +322,32 @@ class ActionOut(BaseModel):
     current_step: StepPublic | None
 
 
+class RatingIn(_Request):
+    satisfaction: Literal["satisfied", "neutral", "dissatisfied"]
+    comment: str | None = Field(default=None, max_length=2000)
+
+
+class RatingPublic(BaseModel):
+    code: str
+    satisfaction: str
+    comment: str | None
+
+
+class RunningDossier(BaseModel):
+    """A dossier as operators list it: where it is and when it is due; no personal data."""
+
+    code: str
+    procedure_code: str
+    status_code: int
+    stage: str
+    department: str | None
+    step_name: str | None
+    step_due_at: LocalDatetime | None
+    due_at: LocalDatetime
+    overdue: bool
+    temporal_url: str = Field(description="The dossier's workflow in the Temporal Web UI")
+
+
 class DocumentPublic(BaseModel):
     id: uuid.UUID
     kind: str

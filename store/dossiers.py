@@ -3,7 +3,7 @@
 import uuid
 from datetime import date, datetime
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,6 +16,7 @@ from store.models import (
     OfficialAlertRow,
     Payment,
     PaymentEvent,
+    Rating,
     SlipEntryRow,
     StoredFile,
 )
@@ -185,5 +186,36 @@ async def alerts_for(
         .order_by(OfficialAlertRow.id.desc())
         .limit(limit)
         .offset(offset)
+    )
+    return list(rows)
+
+
+async def save_rating(
+    session: AsyncSession, code: str, satisfaction: str, comment: str | None
+) -> None:
+    values = {"satisfaction": satisfaction, "comment": comment, "rated_at": func.now()}
+    await session.execute(
+        insert(Rating)
+        .values(dossier_code=code, **values)
+        .on_conflict_do_update(index_elements=["dossier_code"], set_=values)
+    )
+
+
+async def running_dossiers(
+    session: AsyncSession,
+    department: str | None,
+    overdue_at: datetime | None,
+    limit: int,
+    offset: int,
+) -> list[Dossier]:
+    """Dossiers still being processed, the most urgent first: those whose appointment passed
+    by `overdue_at`, and those a department holds, when asked."""
+    query = select(Dossier).where(Dossier.finished_at.is_(None))
+    if department:
+        query = query.where(Dossier.department == department)
+    if overdue_at is not None:
+        query = query.where(Dossier.due_at < overdue_at)
+    rows = await session.scalars(
+        query.order_by(Dossier.due_at, Dossier.code).limit(limit).offset(offset)
     )
     return list(rows)

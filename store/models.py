@@ -209,3 +209,11 @@ class FailedAttempt(Base):
     key: Mapped[str] = mapped_column(primary_key=True)
     minute: Mapped[datetime] = mapped_column(primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+
+
+class Rating(Base):
+    __tablename__ = "ratings"
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("dossiers.code"), primary_key=True)
+    satisfaction: Mapped[str]
+    comment: Mapped[str | None]
+    rated_at: Mapped[datetime] = mapped_column(server_default="now()")

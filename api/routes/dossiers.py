@@ -20,12 +20,15 @@ from api.schemas import (
     DossierCreated,
     DossierPublic,
     PaymentPublic,
+    RatingIn,
+    RatingPublic,
     SupplementIn,
     WithdrawIn,
 )
 from api.security import TokenClaims
 from api.status import dossier_status, step_public
 from api.submission import submit_dossier
+from domain.dossier import StatusCode
 from store import dossiers as repo
 from store.audit import append
 from store.models import Document
@@ -246,6 +249,34 @@ async def _pdf(session: AsyncSession, code: str, document: Document) -> Response
             "X-Content-SHA256": document.sha256,
         },
     )
+
+
+@router.post(
+    "/{code}/rating",
+    response_model=RatingPublic,
+    responses={401: {}, 404: {}, 409: {}, 422: {}},
+)
+async def rate(
+    code: str,
+    body: RatingIn,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    lookup_key: LookupKeyDep = None,
+) -> RatingPublic:
+    """The applicant rates the service once the result is returned (counted in the service
+    index's satisfaction figure); a later rating replaces the earlier one."""
+    audit = entry(request, "rate", None, code, {"satisfaction": body.satisfaction})
+    async with audited(ctx, audit):
+        dossier = await load_for_applicant(ctx, session, code, lookup_key)
+        if dossier.status_code != StatusCode.RESULT_RETURNED:
+            raise HTTPException(
+                status.HTTP_409_CONFLICT,
+                detail=f"dossier {code} can be rated once its result is returned",
+            )
+        await repo.save_rating(session, code, body.satisfaction, body.comment)
+        await session.commit()
+    return RatingPublic(code=code, satisfaction=body.satisfaction, comment=body.comment)
 
 
 @router.get("/{code}/payment", response_model=PaymentPublic, responses={401: {}, 404: {}})

@@ -1,0 +1,70 @@
+"""What operators and leaders see besides a dossier: the running dossiers, late ones first,
+with their workflow's link; and the applicants' ratings."""
+
+from datetime import datetime
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from store.models import Dossier, Rating
+from tests.client import DESK, ApiClient
+from tests.conftest import Stack
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
+    return ApiClient(http, demo_password)
+
+
+async def test_operators_find_the_late_dossiers_of_a_department(
+    api: ApiClient, stack: Stack
+) -> None:
+    late, on_time = (await api.submit("1.001612"))["code"], (await api.submit("1.001612"))["code"]
+    for code in (late, on_time):
+        await api.act(code, DESK, "accept")
+    async with stack.sessionmaker.begin() as session:  # as if its appointment had passed
+        await session.execute(
+            update(Dossier).where(Dossier.code == late).values(due_at=datetime(2026, 1, 5, 9))
+        )
+    operator = await api.as_official("ops.operator")
+    r = await api.http.get("/api/v1/admin/dossiers?overdue=true&department=KT", headers=operator)
+    assert r.status_code == 200, r.text
+    listed = {d["code"]: d for d in r.json()}
+    assert late in listed and on_time not in listed
+    assert listed[late]["overdue"] and listed[late]["department"] == "KT"
+    assert listed[late]["temporal_url"].endswith(f"/namespaces/default/workflows/{late}")
+    assert "applicant" not in listed[late]
+    r = await api.http.get("/api/v1/admin/dossiers", headers=await api.as_official(DESK))
+    assert r.status_code == 403
+
+
+async def test_the_applicant_rates_once_the_result_is_returned(
+    api: ApiClient, stack: Stack
+) -> None:
+    created = await api.submit("1.001193")  # no fee, result online
+    code, key = created["code"], created["lookup_key"]
+    url, headers = f"/api/v1/dossiers/{code}/rating", {"X-Lookup-Key": key}
+    assert (
+        await api.http.post(url, json={"satisfaction": "satisfied"}, headers=headers)
+    ).status_code == 409
+    await api.act(code, DESK, "accept")
+    for user in ("tpht.specialist", "ld.leader"):
+        await api.act(code, user, "approve")
+    await api.wait_for(code, key, "done")
+    r = await api.http.post(url, json={"satisfaction": "neutral"}, headers=headers)
+    assert r.status_code == 200, r.text
+    r = await api.http.post(
+        url, json={"satisfaction": "dissatisfied", "comment": "Chờ lâu"}, headers=headers
+    )
+    assert r.status_code == 200
+    assert (
+        await api.http.post(url, json={"satisfaction": "meh"}, headers=headers)
+    ).status_code == 422
+    other = {"X-Lookup-Key": "A" * 16}
+    assert (
+        await api.http.post(url, json={"satisfaction": "satisfied"}, headers=other)
+    ).status_code == 404
+    async with stack.sessionmaker() as session:
+        rating = await session.get_one(Rating, code)
+    assert (rating.satisfaction, rating.comment) == ("dissatisfied", "Chờ lâu")
