@@ -18,7 +18,7 @@ from activities.notifications import OutboxDispatcher, senders_from
 from activities.payment_gateway import SandboxGateway
 from motcua.logging import configure_logging
 from motcua.settings import Settings, get_settings
-from motcua.temporal import connect_temporal
+from motcua.temporal import connect_temporal, metrics_runtime
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
@@ -66,7 +66,12 @@ async def main() -> None:
     configure_logging(settings.log_format, settings.log_level)
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
     sessionmaker = create_sessionmaker(engine)
-    client = await connect_temporal(settings)
+    runtime = (
+        metrics_runtime(settings.worker_metrics_address)
+        if settings.worker_metrics_address
+        else None
+    )
+    client = await connect_temporal(settings, runtime)
     worker = build_worker(client, sessionmaker, settings)
 
     stop = asyncio.Event()

@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api import metrics
 from api.context import AppContext
 from api.errors import problem
 from api.routes import (
@@ -79,12 +80,17 @@ async def _request_context(
             {"detail": "internal error", "request_id": request_id}, status_code=500
         )
     response.headers["X-Request-Id"] = request_id
+    elapsed = time.perf_counter() - started
+    # By the route's template (never the dossier code in the path): a bounded set of labels.
+    route = getattr(request.scope.get("route"), "path", "unmatched")
+    metrics.REQUESTS.labels(request.method, route, response.status_code).inc()
+    metrics.LATENCY.labels(request.method, route).observe(elapsed)
     log.info(
         "request",
         method=request.method,
         path=request.url.path,
         status=response.status_code,
-        duration_ms=round((time.perf_counter() - started) * 1000, 1),
+        duration_ms=round(elapsed * 1000, 1),
     )
     return response
 
@@ -138,6 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     for router in (health, procedures, files, dossiers, auth, tasks, payments, codec, admin):
         app.include_router(router.router)
+    app.include_router(metrics.router)
     if settings.sandbox_gateway:
         app.include_router(sandbox.router)
     return app

@@ -12,6 +12,7 @@ from temporalio.service import RPCError
 
 from api.access import is_desk
 from api.context import AppContext
+from api.metrics import LOOKUPS
 from api.schemas import ApplicantPublic, DossierPublic, HistoryEntry, StepPublic
 from api.security import TokenClaims
 from domain.dossier import DossierState, SlipEntry, Task
@@ -147,6 +148,7 @@ async def dossier_status(
         # The workflow's last act was to record its final state: the record is complete, and
         # reading it spares the worker a replay of a closed workflow's history.
         state = await _snapshot(session, dossier)
+        LOOKUPS.labels("final").inc()
         return _public(state, "final", datetime.now(UTC), applicant, for_applicant)
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
@@ -159,4 +161,5 @@ async def dossier_status(
         log.warning("status from snapshot", dossier_code=dossier.code, reason=type(exc).__name__)
         state = await _snapshot(session, dossier)
         source = "snapshot"
+    LOOKUPS.labels(source).inc()
     return _public(state, source, datetime.now(UTC), applicant, for_applicant)

@@ -93,6 +93,8 @@ class Settings(BaseSettings):
     sms_gateway_token: SecretStr | None = None
     outbox_poll_seconds: float = Field(default=5.0, gt=0)
 
+    # Where the worker serves its Temporal SDK metrics (Prometheus); empty: not served.
+    worker_metrics_address: str = "127.0.0.1:9464"
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
 

@@ -2,6 +2,7 @@
 payload encryption every client and worker of ours shares."""
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import TLSConfig
 
 from motcua.codec import data_converter
@@ -19,7 +20,7 @@ def _tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect_temporal(settings: Settings) -> Client:
+async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.require_temporal_address(),
@@ -27,4 +28,11 @@ async def connect_temporal(settings: Settings) -> Client:
         tls=_tls_config(settings) if not api_key else True,
         api_key=api_key,
         data_converter=data_converter(settings),
+        runtime=runtime,
     )
+
+
+def metrics_runtime(address: str) -> Runtime:
+    """A Temporal runtime whose metrics (workflow and activity task latencies, slots, polls,
+    failures) are served in Prometheus format at `address`."""
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))

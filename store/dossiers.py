@@ -219,3 +219,14 @@ async def running_dossiers(
         query.order_by(Dossier.due_at, Dossier.code).limit(limit).offset(offset)
     )
     return list(rows)
+
+
+async def tasks_by_department(session: AsyncSession, now: datetime) -> list[tuple[str, int, int]]:
+    """(department, steps waiting, of which past their due time) for running dossiers."""
+    overdue = func.count().filter(Dossier.step_due_at < now)
+    rows = await session.execute(
+        select(Dossier.department, func.count(), overdue)
+        .where(Dossier.finished_at.is_(None), Dossier.department.is_not(None))
+        .group_by(Dossier.department)
+    )
+    return [(str(department), int(waiting), int(late)) for department, waiting, late in rows]

@@ -68,3 +68,35 @@ async def test_the_applicant_rates_once_the_result_is_returned(
     async with stack.sessionmaker() as session:
         rating = await session.get_one(Rating, code)
     assert (rating.satisfaction, rating.comment) == ("dissatisfied", "Chờ lâu")
+
+
+def _value(metrics: str, name: str, **labels: str) -> float:
+    """One sample of the Prometheus text, 0 when absent."""
+    for line in metrics.splitlines():
+        if line.startswith(f"{name}{{") and all(
+            f'{key}="{value}"' in line for key, value in labels.items()
+        ):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+async def test_metrics_move_with_the_work(api: ApiClient) -> None:
+    before = (await api.http.get("/metrics")).text
+    created = await api.submit("1.001612")
+    code, key = created["code"], created["lookup_key"]
+    await api.act(code, DESK, "accept")
+    await api.act(code, "ld.leader", "approve")  # refused: 403
+    await api.status(code, key)
+    after = (await api.http.get("/metrics")).text
+
+    def grew(name: str, **labels: str) -> float:
+        return _value(after, name, **labels) - _value(before, name, **labels)
+
+    assert grew("motcua_dossiers_started_total", procedure="1.001612", channel="online") == 1
+    assert grew("motcua_actions_total", action="accept", status="200") >= 1
+    assert grew("motcua_actions_total", action="approve", status="403") >= 1
+    assert grew("motcua_status_lookups_total", source="live") >= 1
+    route = "/api/v1/dossiers/{code}/actions"
+    assert grew("motcua_http_requests_total", method="POST", route=route, status="200") >= 1
+    assert code not in after  # routes by template: no dossier code in any label
+    assert _value(after, "motcua_open_tasks", department="KT") >= 1

@@ -6,6 +6,7 @@ import structlog
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from api import metrics
 from api.access import load_for_applicant, load_for_caller, load_for_official
 from api.actions import apply_action, request_withdrawal, supplement
 from api.audit import audited, entry
@@ -77,6 +78,7 @@ async def submit(
     d = submitted.dossier
     if not submitted.replayed:
         await append(ctx.sessionmaker, entry(request, "submit", None, d.code))
+        metrics.DOSSIERS_STARTED.labels(body.procedure_code, str(body.channel)).inc()
     return DossierCreated(
         code=d.code,
         lookup_key=submitted.lookup_key,
@@ -135,10 +137,15 @@ async def act(
     retried click safe: the same official, action and key are applied once."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
     what = body.model_dump(mode="json", exclude_defaults=True)
-    async with audited(ctx, entry(request, str(body.action), official, code, what)):
-        dossier = await load_for_official(ctx, session, code, official)
-        request_key = idempotency_key or request.headers.get("X-Request-Id")
-        result = await apply_action(ctx, session, dossier, official, body, request_key)
+    try:
+        async with audited(ctx, entry(request, str(body.action), official, code, what)):
+            dossier = await load_for_official(ctx, session, code, official)
+            request_key = idempotency_key or request.headers.get("X-Request-Id")
+            result = await apply_action(ctx, session, dossier, official, body, request_key)
+    except HTTPException as exc:
+        metrics.ACTIONS.labels(str(body.action), exc.status_code).inc()
+        raise
+    metrics.ACTIONS.labels(str(body.action), 200).inc()
     structlog.get_logger().info("official action", action=str(body.action), actor=official.username)
     return _action_out(code, result)
 
