@@ -31,6 +31,7 @@ from api.routes import (
     payments,
     procedures,
     sandbox,
+    stats,
     tasks,
 )
 from api.throttle import client_address
@@ -142,7 +143,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         allow_headers=["Authorization", "Content-Type", "X-Namespace"],
         allow_credentials=True,
     )
-    for router in (health, procedures, files, dossiers, auth, tasks, payments, codec, admin):
+    routers = (health, procedures, files, dossiers, auth, tasks, payments, codec, admin, stats)
+    for router in routers:
         app.include_router(router.router)
     app.include_router(metrics.router)
     if settings.sandbox_gateway:

@@ -6,5 +6,6 @@ CREATE TABLE ratings (
     comment       text,
     rated_at      timestamptz NOT NULL DEFAULT now()
 );
--- Operators' searches of running dossiers by department and due time.
+-- Operators' searches of running dossiers by due time, and the service index by period.
 CREATE INDEX dossiers_running_due ON dossiers (due_at) WHERE finished_at IS NULL;
+CREATE INDEX dossiers_received_at ON dossiers (received_at);

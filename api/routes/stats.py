@@ -1,0 +1,122 @@
+"""The Decision 766 service index for leaders and operators: each figure with its numerator
+and denominator, for dossiers received in a period, as JSON or CSV."""
+
+import csv
+import io
+from datetime import date, datetime, time, timedelta
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Response, status
+from pydantic import BaseModel, Field
+
+from api.deps import OfficialDep, SessionDep
+from api.security import TokenClaims
+from domain.calendar import VN_TZ
+from domain.dossier import OPERATOR_ROLE
+from store.statistics import StatsFilter, service_index
+
+router = APIRouter(prefix="/api/v1", tags=["leaders"])
+
+LEADER_ROLE = "leader"
+
+
+class Figure(BaseModel):
+    numerator: float
+    denominator: int
+    rate: float | None = Field(description="numerator ÷ denominator; null when nothing to count")
+
+
+class Received(BaseModel):
+    total: int
+    online: int
+    counter: int
+    post: int
+    individual: int
+    organization: int
+
+
+class ServiceIndex(BaseModel):
+    period_from: date
+    period_to: date = Field(description="inclusive")
+    received: Received
+    finished: int
+    in_process: int = Field(description="not finished by the period's end")
+    on_time: Figure = Field(description="2.1: finished or still open within the appointment")
+    average_processing_days: Figure = Field(description="2.2: of the finished dossiers")
+    online: Figure = Field(description="3.3: received online")
+    online_payment: Figure = Field(description="3.6: paid online, of those with a fee")
+    electronic_result: Figure = Field(description="4.1: results returned online")
+    satisfaction: Figure = Field(
+        description="5.4: 1 − (late + dissatisfied) ÷ received, as the decision defines it"
+    )
+
+
+def _leader_or_operator(official: OfficialDep) -> TokenClaims:
+    if official.role not in (LEADER_ROLE, OPERATOR_ROLE):
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for leaders and operators")
+    return official
+
+
+def _figure(numerator: float, denominator: int) -> Figure:
+    rate = round(numerator / denominator, 4) if denominator else None
+    return Figure(numerator=numerator, denominator=denominator, rate=rate)
+
+
+@router.get("/stats", response_model=ServiceIndex, responses={401: {}, 403: {}, 422: {}})
+async def stats(
+    session: SessionDep,
+    viewer: Annotated[TokenClaims, Depends(_leader_or_operator)],
+    period_from: Annotated[date, Query(alias="from")],
+    period_to: Annotated[date, Query(alias="to", description="inclusive")],
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+    procedure: Annotated[str | None, Query(max_length=64)] = None,
+    department: Annotated[str | None, Query(max_length=64)] = None,
+    format: Annotated[Literal["json", "csv"], Query()] = "json",
+) -> ServiceIndex | Response:
+    """The service index for dossiers received from `from` to `to` (Vietnam dates)."""
+    if period_to < period_from or (period_to - period_from).days > 3660:
+        raise HTTPException(422, detail="`to` must be on or after `from`, within ten years")
+    start = datetime.combine(period_from, time.min, VN_TZ)
+    end = datetime.combine(period_to + timedelta(days=1), time.min, VN_TZ)
+    c = await service_index(session, StatsFilter(start, end, agency, procedure, department))
+    received = c.received
+    index = ServiceIndex(
+        period_from=period_from,
+        period_to=period_to,
+        received=Received(
+            total=received,
+            online=c.received_online,
+            counter=c.received_counter,
+            post=c.received_post,
+            individual=c.received_individual,
+            organization=c.received_organization,
+        ),
+        finished=c.finished,
+        in_process=c.in_process,
+        on_time=_figure(received - c.late, received),
+        average_processing_days=_figure(round(c.processing_seconds / 86400, 4), c.finished),
+        online=_figure(c.received_online, received),
+        online_payment=_figure(c.paid_online, c.with_fee),
+        electronic_result=_figure(c.returned_online, c.returned),
+        satisfaction=_figure(received - c.late - c.dissatisfied, received),
+    )
+    if format == "csv":
+        return Response(_csv(index), media_type="text/csv; charset=utf-8")
+    return index
+
+
+def _csv(index: ServiceIndex) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["figure", "numerator", "denominator", "rate"])
+    for name in (
+        "on_time",
+        "average_processing_days",
+        "online",
+        "online_payment",
+        "electronic_result",
+        "satisfaction",
+    ):
+        figure: Figure = getattr(index, name)
+        writer.writerow([name, f"{figure.numerator:g}", figure.denominator, figure.rate])
+    return out.getvalue()

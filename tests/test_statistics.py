@@ -1,0 +1,155 @@
+"""The Decision 766 service index over a hand-built month of 30 dossiers (March 2025, so no
+other test's dossiers fall in it): every figure against its hand-counted numerator and
+denominator.
+
+Group, count, channel, applicant; received → due; end of processing; fee; result; notes:
+- A ×10, online, individual; 3/3 9:00 → 10/3 17:00; result issued 7/3 10:00 (on time);
+  100k paid online; returned online; 3 dissatisfied, 5 satisfied.
+- B ×6, counter, organization; 4/3 9:00 → 6/3 17:00; issued 8/3 9:00 (late); 75k paid at the
+  desk; returned at the counter 9/3; 1 dissatisfied.
+- C ×4, post, individual; 5/3 9:00 → 20/3 17:00; returned 12/3 9:00; no fee; two supplement
+  requests (late).
+- D ×5, online, individual; 20/3 9:00 → 10/4 17:00; still open, judged at 1/4 (on time).
+- E ×3, online, organization; 25/3 9:00 → 28/3 17:00; still open, judged at 1/4 (late).
+- F ×2, counter, individual; 10/3 9:00 → 12/3 17:00; refused at intake 10/3 10:00; 2k unpaid.
+A and B passed through department KT, the others through TPHT.
+Two more dossiers fall just outside the month and count for nothing.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import update
+
+from domain.calendar import VN_TZ
+from domain.catalog import load_catalog
+from motcua.settings import Settings
+from store.db import Sessionmaker
+from store.models import Dossier, Payment, Rating, SlipEntryRow
+from tests.client import ApiClient
+from tests.conftest import insert_dossier
+
+
+def _at(day: int, hour: int, month: int = 3) -> datetime:
+    return datetime(2025, month, day, hour, tzinfo=VN_TZ)
+
+
+async def _dossier(
+    sessionmaker: Sessionmaker,
+    settings: Settings,
+    *,
+    channel: str,
+    kind: str,
+    received: datetime,
+    due: datetime,
+    status: int = 4,
+    issued: datetime | None = None,
+    finished: datetime | None = None,
+    fee: int = 0,
+    paid_via: str | None = None,
+    delivery: str = "online",
+    supplements: int = 0,
+    rating: str | None = None,
+    department: str = "TPHT",
+) -> str:
+    snapshot = load_catalog(settings.catalog_path).snapshot("1.001612")
+    code = await insert_dossier(sessionmaker, snapshot, received, due)
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            update(Dossier)
+            .where(Dossier.code == code)
+            .values(
+                channel=channel,
+                applicant_kind=kind,
+                status_code=status,
+                finished_at=finished,
+                fee_vnd=fee,
+                delivery={"method": delivery},
+                supplement_requests=supplements,
+            )
+        )
+        action, at = ("result_issued", issued) if issued else ("step_started", received)
+        session.add(SlipEntryRow(dossier_code=code, seq=1, step_key="x", department=department,
+                                 actor="system", action=action, at=at))  # fmt: skip
+        if paid_via:
+            session.add(Payment(dossier_code=code, payment_id=f"P-{code}", amount_vnd=fee,
+                                status="paid", via=paid_via, paid_at=issued))  # fmt: skip
+        if rating:
+            session.add(Rating(dossier_code=code, satisfaction=rating))
+    return code
+
+
+@pytest.fixture(scope="module")
+async def march(sessionmaker: Sessionmaker, settings: Settings) -> None:
+    async def many(n: int, ratings: Sequence[str] = (), **spec: Any) -> None:
+        for i in range(n):
+            rating = ratings[i] if i < len(ratings) else None
+            await _dossier(sessionmaker, settings, rating=rating, **spec)
+
+    a_ratings = ["dissatisfied"] * 3 + ["satisfied"] * 5
+    await many(10, a_ratings, channel="online", kind="individual", received=_at(3, 9),
+               due=_at(10, 17), status=10, issued=_at(7, 10), finished=_at(7, 10),
+               fee=100_000, paid_via="gateway", department="KT")  # fmt: skip
+    await many(6, ["dissatisfied"], channel="counter", kind="organization", received=_at(4, 9),
+               due=_at(6, 17), status=10, issued=_at(8, 9), finished=_at(9, 9), fee=75_000,
+               paid_via="desk:bpmc.desk_officer", delivery="counter", department="KT")  # fmt: skip
+    await many(4, channel="post", kind="individual", received=_at(5, 9), due=_at(20, 17),
+               status=10, finished=_at(12, 9), delivery="post", supplements=2)  # fmt: skip
+    await many(5, channel="online", kind="individual", received=_at(20, 9),
+               due=_at(10, 17, month=4))  # fmt: skip
+    await many(3, channel="online", kind="organization", received=_at(25, 9), due=_at(28, 17))
+    await many(2, channel="counter", kind="individual", received=_at(10, 9), due=_at(12, 17),
+               status=3, finished=_at(10, 10), fee=2_000)  # fmt: skip
+    for outside in (datetime(2025, 2, 28, 23, 59, tzinfo=VN_TZ), _at(1, 0, month=4)):
+        await _dossier(sessionmaker, settings, channel="online", kind="individual",
+                       received=outside, due=_at(20, 17))  # fmt: skip
+
+
+async def _index(api: ApiClient, query: str, user: str = "ld.leader") -> httpx.Response:
+    headers = await api.as_official(user)
+    return await api.http.get(f"/api/v1/stats?from=2025-03-01&to=2025-03-31{query}",
+                              headers=headers)  # fmt: skip
+
+
+def _figure(numerator: float, denominator: int) -> dict[str, Any]:
+    return {"numerator": numerator, "denominator": denominator,
+            "rate": round(numerator / denominator, 4)}  # fmt: skip
+
+
+async def test_every_figure_matches_the_hand_count(
+    march: None, http: httpx.AsyncClient, demo_password: str
+) -> None:
+    api = ApiClient(http, demo_password)
+    r = await _index(api, "&agency=000.00.15.H39")
+    assert r.status_code == 200, r.text
+    index = r.json()
+    assert index["received"] == {"total": 30, "online": 18, "counter": 8, "post": 4,
+                                 "individual": 21, "organization": 9}  # fmt: skip
+    assert (index["finished"], index["in_process"]) == (22, 8)
+    # Late: B (past the appointment), C (two supplement requests), E (open past it): 13.
+    assert index["on_time"] == _figure(17, 30)
+    # Days to the end of processing: A 10 × 4 1/24, B 6 × 4, C 4 × 7, F 2 × 1/24 = 92.5.
+    assert index["average_processing_days"] == _figure(92.5, 22)
+    assert index["online"] == _figure(18, 30)
+    assert index["online_payment"] == _figure(10, 18)
+    assert index["electronic_result"] == _figure(10, 20)
+    assert index["satisfaction"] == _figure(30 - 13 - 4, 30)
+
+
+async def test_filters_csv_and_who_may_see(
+    march: None, http: httpx.AsyncClient, demo_password: str
+) -> None:
+    api = ApiClient(http, demo_password)
+    by_department = (await _index(api, "&department=KT")).json()
+    assert by_department["received"]["total"] == 16  # A and B passed through KT
+    assert by_department["on_time"] == _figure(10, 16)
+    csv = (await _index(api, "&agency=000.00.15.H39&format=csv", "ops.operator")).text
+    assert csv.splitlines()[0] == "figure,numerator,denominator,rate"
+    assert "online_payment,10,18,0.5556" in csv.splitlines()
+    assert (await _index(api, "", "kt.specialist")).status_code == 403
+    r = await api.http.get("/api/v1/stats?from=2025-03-31&to=2025-03-01",
+                           headers=await api.as_official("ld.leader"))  # fmt: skip
+    assert r.status_code == 422
