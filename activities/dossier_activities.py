@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio import activity
@@ -159,6 +159,12 @@ def _no_dossier_row(code: str) -> ApplicationError:
     )
 
 
+def _result_issued_at(record: TransitionRecord) -> datetime | None:
+    """When this record's entries say the result was issued (status 9), if they do."""
+    issued = [e.at for e in record.entries if e.action == SlipAction.RESULT_ISSUED]
+    return issued[0] if issued else None
+
+
 async def _insert_new(
     session: AsyncSession, table: type[Base], rows: list[dict[str, Any]], keys: list[str]
 ) -> None:
@@ -240,6 +246,7 @@ class DossierActivities:
                     step_due_at=task.due_at if task else None,
                     due_at=record.due_at,
                     finished_at=record.finished_at,
+                    processed_at=func.coalesce(Dossier.processed_at, _result_issued_at(record)),
                     supplement_requests=record.supplement_requests,
                     supplement_hours=record.supplement_hours,
                     last_seq=record.seq,

@@ -82,6 +82,7 @@ class Dossier(Base):
     role: Mapped[str | None]
     step_started_at: Mapped[datetime | None]
     step_due_at: Mapped[datetime | None]
+    processed_at: Mapped[datetime | None]
     finished_at: Mapped[datetime | None]
     assignee: Mapped[str | None]
     supplement_requests: Mapped[int] = mapped_column(SmallInteger, default=0)

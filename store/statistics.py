@@ -47,47 +47,49 @@ async def service_index(session: AsyncSession, f: StatsFilter) -> IndexCounts:
     # Processing ends at the first of: the result issued (status 9), or the dossier done
     # (returned, refused at intake, stopped). A dossier not ended by the period's end is
     # judged at the period's end.
-    processed_at = (
-        select(func.min(SlipEntryRow.at))
-        .where(SlipEntryRow.dossier_code == d.code, SlipEntryRow.action == "result_issued")
-        .scalar_subquery()
-    )
-    end_of_processing = func.least(processed_at, d.finished_at)  # LEAST skips NULLs
+    end_of_processing = func.least(d.processed_at, d.finished_at)  # LEAST skips NULLs
     finished = and_(end_of_processing.is_not(None), end_of_processing < f.end)
     ended_at = case((finished, end_of_processing), else_=f.end)
     # 2.1: the appointment (which the clock-stop of supplements has already moved) missed, or
     # more than one supplement request.
     late = or_(ended_at > d.due_at, d.supplement_requests > 1)
-    paid_online = exists().where(
-        Payment.dossier_code == d.code, Payment.status == "paid", Payment.via == "gateway"
-    )
-    dissatisfied = exists().where(
-        Rating.dossier_code == d.code, Rating.satisfaction == "dissatisfied"
-    )
-    rated = exists().where(Rating.dossier_code == d.code)
+    # At most one payment and one rating per dossier: outer joins, not a subquery a row.
+    paid_online = and_(Payment.status == "paid", Payment.via == "gateway")
+    dissatisfied = Rating.satisfaction == "dissatisfied"
+    rated = Rating.dossier_code.is_not(None)
     returned = d.status_code == 10
     count = func.count()
-    query = select(
-        count.label("received"),
-        count.filter(d.channel == "online").label("received_online"),
-        count.filter(d.channel == "counter").label("received_counter"),
-        count.filter(d.channel == "post").label("received_post"),
-        count.filter(d.applicant_kind == "individual").label("received_individual"),
-        count.filter(d.applicant_kind == "organization").label("received_organization"),
-        count.filter(finished).label("finished"),
-        count.filter(~finished).label("in_process"),
-        count.filter(late).label("late"),
-        func.coalesce(
-            func.sum(func.extract("epoch", end_of_processing - d.received_at)).filter(finished),
-            0,
-        ).label("processing_seconds"),
-        count.filter(d.fee_vnd > 0).label("with_fee"),
-        count.filter(d.fee_vnd > 0, paid_online).label("paid_online"),
-        count.filter(returned).label("returned"),
-        count.filter(returned, d.delivery["method"].astext == "online").label("returned_online"),
-        count.filter(rated).label("rated"),
-        count.filter(dissatisfied).label("dissatisfied"),
-    ).where(d.received_at >= f.start, d.received_at < f.end)
+    query = (
+        select(
+            count.label("received"),
+            count.filter(d.channel == "online").label("received_online"),
+            count.filter(d.channel == "counter").label("received_counter"),
+            count.filter(d.channel == "post").label("received_post"),
+            count.filter(d.applicant_kind == "individual").label("received_individual"),
+            count.filter(d.applicant_kind == "organization").label("received_organization"),
+            count.filter(finished).label("finished"),
+            count.filter(~finished).label("in_process"),
+            count.filter(late).label("late"),
+            func.coalesce(
+                func.sum(func.extract("epoch", end_of_processing - d.received_at)).filter(finished),
+                0,
+            ).label("processing_seconds"),
+            count.filter(d.fee_vnd > 0).label("with_fee"),
+            count.filter(d.fee_vnd > 0, paid_online).label("paid_online"),
+            count.filter(returned).label("returned"),
+            count.filter(returned, d.delivery["method"].astext == "online").label(
+                "returned_online"
+            ),
+            count.filter(rated).label("rated"),
+            count.filter(dissatisfied).label("dissatisfied"),
+        )
+        .select_from(
+            d.__table__.outerjoin(Payment, Payment.dossier_code == d.code).outerjoin(
+                Rating, Rating.dossier_code == d.code
+            )
+        )
+        .where(d.received_at >= f.start, d.received_at < f.end)
+    )
     if f.agency:
         query = query.where(d.agency_code == f.agency)
     if f.procedure:

@@ -10,6 +10,7 @@ from domain.catalog import load_catalog
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.dossiers import recent_notifications
+from store.models import Dossier
 from tests.client import ApiClient, pdf_text, username
 
 CATALOG = load_catalog(Settings().catalog_path)
@@ -79,6 +80,10 @@ async def test_each_procedure_through_to_delivery(
     # The applicant was told of every status, by e-mail and SMS, once each.
     async with sessionmaker() as session:
         sent = await recent_notifications(session, code, 100)
+        row = await session.get_one(Dossier, code)
+    # The end of processing, for the service index: the result issued, then returned.
+    assert row.processed_at is not None and row.finished_at is not None
+    assert row.processed_at <= row.finished_at
     statuses = [1, 2, 4] + ([6] if procedure["fee_vnd"] > 0 else []) + [9, 10]
     assert sorted((n.status_code, n.channel) for n in sent) == sorted(
         (status, channel) for status in statuses for channel in ("email", "sms")

@@ -65,6 +65,7 @@ async def _dossier(
                 channel=channel,
                 applicant_kind=kind,
                 status_code=status,
+                processed_at=issued,
                 finished_at=finished,
                 fee_vnd=fee,
                 delivery={"method": delivery},
