@@ -79,6 +79,8 @@ ACTIONS_NEEDING_REASON = frozenset(
 HEAD_ROLE = "head"
 # Operators run the system (the Temporal UI, its payload codec); they act on no dossier.
 OPERATIONS, OPERATOR_ROLE = "OPS", "operator"
+# Leaders sign results, and watch the service index.
+LEADER_ROLE = "leader"
 
 
 class Outcome(StrEnum):

@@ -12,12 +12,10 @@ from pydantic import BaseModel, Field
 from api.deps import OfficialDep, SessionDep
 from api.security import TokenClaims
 from domain.calendar import VN_TZ
-from domain.dossier import OPERATOR_ROLE
+from domain.dossier import LEADER_ROLE, OPERATOR_ROLE
 from store.statistics import StatsFilter, service_index
 
 router = APIRouter(prefix="/api/v1", tags=["leaders"])
-
-LEADER_ROLE = "leader"
 
 
 class Figure(BaseModel):
@@ -71,7 +69,7 @@ async def stats(
     agency: Annotated[str | None, Query(max_length=64)] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     department: Annotated[str | None, Query(max_length=64)] = None,
-    format: Annotated[Literal["json", "csv"], Query()] = "json",
+    output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> ServiceIndex | Response:
     """The service index for dossiers received from `from` to `to` (Vietnam dates)."""
     if period_to < period_from or (period_to - period_from).days > 3660:
@@ -100,7 +98,7 @@ async def stats(
         electronic_result=_figure(c.returned_online, c.returned),
         satisfaction=_figure(received - c.late - c.dissatisfied, received),
     )
-    if format == "csv":
+    if output == "csv":
         return Response(_csv(index), media_type="text/csv; charset=utf-8")
     return index
 
