@@ -42,17 +42,60 @@ class IndexCounts:
     dissatisfied: int
 
 
+@dataclass
+class GroupCounts:
+    key: str
+    received: int
+    online: int
+    late: int
+
+
+async def breakdown(session: AsyncSession, f: StatsFilter, by: str) -> list[GroupCounts]:
+    """Received, online and late dossiers per procedure, or per department that held one of
+    their steps (a dossier counts for each department it passed through)."""
+    d = Dossier
+    key: Any
+    if by == "procedure":
+        key, source = d.procedure_code, d.__table__
+    else:
+        visits = select(SlipEntryRow.dossier_code, SlipEntryRow.department).distinct().subquery()
+        key = visits.c.department
+        source = d.__table__.join(visits, visits.c.dossier_code == d.code)
+    query = select(
+        key,
+        func.count(),
+        func.count().filter(d.channel == "online"),
+        func.count().filter(_late(f)),
+    ).select_from(source)
+    query = query.where(d.received_at >= f.start, d.received_at < f.end).group_by(key)
+    if f.agency:
+        query = query.where(d.agency_code == f.agency)
+    rows = await session.execute(query)
+    return [GroupCounts(str(k), int(n), int(online), int(late)) for k, n, online, late in rows]
+
+
+def _end_of_processing() -> Any:
+    """The first of: the result issued (status 9), or the dossier done (returned, refused at
+    intake, stopped)."""
+    return func.least(Dossier.processed_at, Dossier.finished_at)  # LEAST skips NULLs
+
+
+def _finished(f: StatsFilter) -> Any:
+    end = _end_of_processing()
+    return and_(end.is_not(None), end < f.end)
+
+
+def _late(f: StatsFilter) -> Any:
+    """2.1: the appointment (which the clock-stop of supplements has already moved) missed at
+    the end of processing, or, for a dossier still open, at the period's end; or more than one
+    supplement request."""
+    ended_at = case((_finished(f), _end_of_processing()), else_=f.end)
+    return or_(ended_at > Dossier.due_at, Dossier.supplement_requests > 1)
+
+
 async def service_index(session: AsyncSession, f: StatsFilter) -> IndexCounts:
     d = Dossier
-    # Processing ends at the first of: the result issued (status 9), or the dossier done
-    # (returned, refused at intake, stopped). A dossier not ended by the period's end is
-    # judged at the period's end.
-    end_of_processing = func.least(d.processed_at, d.finished_at)  # LEAST skips NULLs
-    finished = and_(end_of_processing.is_not(None), end_of_processing < f.end)
-    ended_at = case((finished, end_of_processing), else_=f.end)
-    # 2.1: the appointment (which the clock-stop of supplements has already moved) missed, or
-    # more than one supplement request.
-    late = or_(ended_at > d.due_at, d.supplement_requests > 1)
+    end_of_processing, finished, late = _end_of_processing(), _finished(f), _late(f)
     # At most one payment and one rating per dossier: outer joins, not a subquery a row.
     paid_online = and_(Payment.status == "paid", Payment.via == "gateway")
     dissatisfied = Rating.satisfaction == "dissatisfied"

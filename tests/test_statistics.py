@@ -154,3 +154,21 @@ async def test_filters_csv_and_who_may_see(
     r = await api.http.get("/api/v1/stats?from=2025-03-31&to=2025-03-01",
                            headers=await api.as_official("ld.leader"))  # fmt: skip
     assert r.status_code == 422
+
+
+async def test_the_breakdown_ranks_by_online_rate_lowest_first(
+    march: None, http: httpx.AsyncClient, demo_password: str
+) -> None:
+    api = ApiClient(http, demo_password)
+    headers = await api.as_official("ld.leader")
+    url = "/api/v1/stats/breakdown?from=2025-03-01&to=2025-03-31&agency=000.00.15.H39"
+    by_department = (await api.http.get(f"{url}&by=department", headers=headers)).json()
+    # TPHT: C, D, E, F (14; online D and E, 8; late C and E, 7). KT: A and B (16; 10; 6).
+    assert by_department == [
+        {"key": "TPHT", "received": 14, "online": _figure(8, 14), "on_time": _figure(7, 14)},
+        {"key": "KT", "received": 16, "online": _figure(10, 16), "on_time": _figure(10, 16)},
+    ]
+    by_procedure = (await api.http.get(f"{url}&by=procedure", headers=headers)).json()
+    assert by_procedure == [
+        {"key": "1.001612", "received": 30, "online": _figure(18, 30), "on_time": _figure(17, 30)}
+    ]

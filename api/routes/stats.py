@@ -13,7 +13,7 @@ from api.deps import OfficialDep, SessionDep
 from api.security import TokenClaims
 from domain.calendar import VN_TZ
 from domain.dossier import LEADER_ROLE, OPERATOR_ROLE
-from store.statistics import StatsFilter, service_index
+from store.statistics import StatsFilter, breakdown, service_index
 
 router = APIRouter(prefix="/api/v1", tags=["leaders"])
 
@@ -49,6 +49,13 @@ class ServiceIndex(BaseModel):
     )
 
 
+class GroupIndex(BaseModel):
+    key: str = Field(description="The procedure's code or the department's")
+    received: int
+    online: Figure
+    on_time: Figure
+
+
 def _leader_or_operator(official: OfficialDep) -> TokenClaims:
     if official.role not in (LEADER_ROLE, OPERATOR_ROLE):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for leaders and operators")
@@ -72,10 +79,7 @@ async def stats(
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> ServiceIndex | Response:
     """The service index for dossiers received from `from` to `to` (Vietnam dates)."""
-    if period_to < period_from or (period_to - period_from).days > 3660:
-        raise HTTPException(422, detail="`to` must be on or after `from`, within ten years")
-    start = datetime.combine(period_from, time.min, VN_TZ)
-    end = datetime.combine(period_to + timedelta(days=1), time.min, VN_TZ)
+    start, end = _period(period_from, period_to)
     c = await service_index(session, StatsFilter(start, end, agency, procedure, department))
     received = c.received
     index = ServiceIndex(
@@ -101,6 +105,41 @@ async def stats(
     if output == "csv":
         return Response(_csv(index), media_type="text/csv; charset=utf-8")
     return index
+
+
+@router.get(
+    "/stats/breakdown", response_model=list[GroupIndex], responses={401: {}, 403: {}, 422: {}}
+)
+async def stats_breakdown(
+    session: SessionDep,
+    viewer: Annotated[TokenClaims, Depends(_leader_or_operator)],
+    by: Annotated[Literal["procedure", "department"], Query()],
+    period_from: Annotated[date, Query(alias="from")],
+    period_to: Annotated[date, Query(alias="to", description="inclusive")],
+    agency: Annotated[str | None, Query(max_length=64)] = None,
+) -> list[GroupIndex]:
+    """Online and on-time rates per procedure, or per department (a dossier counts for each
+    department it passed through), the lowest online rate first: where to push."""
+    start, end = _period(period_from, period_to)
+    groups = await breakdown(session, StatsFilter(start, end, agency), by)
+    rows = [
+        GroupIndex(
+            key=g.key,
+            received=g.received,
+            online=_figure(g.online, g.received),
+            on_time=_figure(g.received - g.late, g.received),
+        )
+        for g in groups
+    ]
+    return sorted(rows, key=lambda row: (row.online.rate or 0.0, row.key))
+
+
+def _period(period_from: date, period_to: date) -> tuple[datetime, datetime]:
+    """The instants a period of Vietnam dates (both included) runs between."""
+    if period_to < period_from or (period_to - period_from).days > 3660:
+        raise HTTPException(422, detail="`to` must be on or after `from`, within ten years")
+    start = datetime.combine(period_from, time.min, VN_TZ)
+    return start, datetime.combine(period_to + timedelta(days=1), time.min, VN_TZ)
 
 
 def _csv(index: ServiceIndex) -> str:
