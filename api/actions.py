@@ -22,8 +22,8 @@ from api.context import AppContext
 from api.errors import unprocessable
 from api.schemas import ActionIn, SupplementIn
 from api.security import TokenClaims
+from api.submission import check_components, check_files
 from domain.dossier import Action, Actor
-from store import dossiers as repo
 from store import officials
 from store.models import Dossier
 from workflows.consultation import ConsultationWorkflow
@@ -86,12 +86,7 @@ async def _missing_components(
     if body.action != Action.REQUEST_SUPPLEMENT:
         return []
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
-    known = {c.code for c in catalog.procedures[dossier.procedure_code].components}
-    unknown = sorted(set(body.components) - known)
-    if unknown:
-        raise unprocessable(
-            f"not components of procedure {dossier.procedure_code}: {unknown}", "components"
-        )
+    check_components(catalog.procedures[dossier.procedure_code], body.components, "components")
     return list(dict.fromkeys(body.components))
 
 
@@ -109,16 +104,9 @@ async def supplement(
 ) -> ActionResult:
     """The dossier's state once the applicant's supplement is in."""
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
-    known = {c.code for c in catalog.procedures[dossier.procedure_code].components}
-    unknown = sorted({d.component for d in body.documents} - known)
-    if unknown:
-        raise unprocessable(
-            f"not components of procedure {dossier.procedure_code}: {unknown}", "documents"
-        )
-    file_ids = [d.file_id for d in body.documents]
-    absent = set(file_ids) - await repo.existing_file_ids(session, file_ids)
-    if absent:
-        raise unprocessable(f"unknown file_id: {sorted(str(f) for f in absent)}", "documents")
+    procedure = catalog.procedures[dossier.procedure_code]
+    check_components(procedure, (d.component for d in body.documents), "documents")
+    await check_files(session, body.documents)
     submission = SupplementSubmission(
         [SuppliedComponent(d.component, str(d.file_id)) for d in body.documents], body.note
     )

@@ -3,6 +3,7 @@ record the dossier and start its workflow — all or nothing."""
 
 import hashlib
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -17,10 +18,10 @@ from temporalio.service import RPCError
 
 from api.context import AppContext
 from api.errors import header_problem, unprocessable
-from api.schemas import DossierCreate
+from api.schemas import DocumentRef, DossierCreate
 from api.security import lookup_key, new_lookup_salt
 from domain.calendar import VN_TZ, CalendarSpec
-from domain.catalog import LoadedCatalog
+from domain.catalog import LoadedCatalog, Procedure
 from domain.codes import format_dossier_code
 from domain.dossier import DeliveryMethod, ProcedureSnapshot, Stage, desk_task
 from store import dossiers as repo
@@ -60,17 +61,28 @@ async def _check_against_procedure(
             "method",
         )
     submitted = {d.component for d in body.documents}
-    unknown = sorted(submitted - {c.code for c in procedure.components})
-    if unknown:
-        raise unprocessable(f"components not in procedure {procedure.code}: {unknown}", "documents")
+    check_components(procedure, submitted, "documents")
     missing = sorted(c.code for c in procedure.components if c.required and c.code not in submitted)
     if missing:
         raise unprocessable(f"required components missing: {missing}", "documents")
-    file_ids = [d.file_id for d in body.documents]
+    await check_files(session, body.documents)
+    return catalog.snapshot(procedure.code)
+
+
+def check_components(procedure: Procedure, codes: Iterable[str], field: str) -> None:
+    """422 unless every code names a component of the procedure (at submission, in a supplement
+    request, in the applicant's supplement)."""
+    unknown = sorted(set(codes) - {c.code for c in procedure.components})
+    if unknown:
+        raise unprocessable(f"components not in procedure {procedure.code}: {unknown}", field)
+
+
+async def check_files(session: AsyncSession, documents: list[DocumentRef]) -> None:
+    """422 unless every document refers to an uploaded file."""
+    file_ids = [d.file_id for d in documents]
     absent = set(file_ids) - await repo.existing_file_ids(session, file_ids)
     if absent:
         raise unprocessable(f"unknown file_id: {sorted(str(f) for f in absent)}", "documents")
-    return catalog.snapshot(procedure.code)
 
 
 async def _start_workflow(
