@@ -297,20 +297,17 @@ class DossierActivities:
             return existing
         dossier = await session.get_one(Dossier, code)
         context = await self._document_context(session, dossier, issue, issued_at)
-        await session.execute(
-            insert(Document)
-            .values(
-                id=uuid.uuid4(),
-                dossier_code=code,
-                kind=kind,
-                seq=seq,
-                name=TITLES[kind],
-                content_type="application/pdf",
-                context=context_to_json(context),
-                issued_at=issued_at,
-            )
-            .on_conflict_do_nothing(index_elements=["dossier_code", "kind", "seq"])
-        )
+        issued = {
+            "id": uuid.uuid4(),
+            "dossier_code": code,
+            "kind": kind,
+            "seq": seq,
+            "name": TITLES[kind],
+            "content_type": "application/pdf",
+            "context": context_to_json(context),
+            "issued_at": issued_at,
+        }
+        await _insert_new(session, Document, [issued], ["dossier_code", "kind", "seq"])
         stored = await session.scalar(query)
         assert stored is not None
         return stored
@@ -416,21 +413,18 @@ class DossierActivities:
         in time, or cancelled. Closing twice changes nothing."""
         asked = record.input
         async with self._sessionmaker.begin() as session:
-            await session.execute(
-                insert(Consultation)
-                .values(
-                    id=record.id,
-                    dossier_code=asked.dossier_code,
-                    step_key=asked.step_key,
-                    department=asked.department,
-                    role=asked.role,
-                    question=asked.question,
-                    asked_at=asked.asked_at,
-                    due_at=asked.due_at,
-                    status="open",
-                )
-                .on_conflict_do_nothing(index_elements=["id"])
-            )
+            opened = {
+                "id": record.id,
+                "dossier_code": asked.dossier_code,
+                "step_key": asked.step_key,
+                "department": asked.department,
+                "role": asked.role,
+                "question": asked.question,
+                "asked_at": asked.asked_at,
+                "due_at": asked.due_at,
+                "status": "open",
+            }
+            await _insert_new(session, Consultation, [opened], ["id"])
             if record.status != "open":
                 await session.execute(
                     update(Consultation)
@@ -449,18 +443,15 @@ class DossierActivities:
         gets the same payment back instead of a second charge."""
         created = await self._gateway.create_payment(request.dossier_code, request.amount_vnd)
         async with self._sessionmaker.begin() as session:
-            await session.execute(
-                insert(Payment)
-                .values(
-                    dossier_code=request.dossier_code,
-                    payment_id=created.payment_id,
-                    amount_vnd=request.amount_vnd,
-                    status="pending",
-                    pay_url=created.pay_url,
-                    via="gateway",
-                )
-                .on_conflict_do_nothing(index_elements=["dossier_code"])
-            )
+            requested = {
+                "dossier_code": request.dossier_code,
+                "payment_id": created.payment_id,
+                "amount_vnd": request.amount_vnd,
+                "status": "pending",
+                "pay_url": created.pay_url,
+                "via": "gateway",
+            }
+            await _insert_new(session, Payment, [requested], ["dossier_code"])
         return PaymentRequestResult(created.payment_id, created.pay_url)
 
     @activity.defn
