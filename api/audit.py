@@ -14,8 +14,17 @@ from store.audit import AuditEntry, append
 APPLICANT = "applicant"
 
 
-def _client(request: Request) -> str | None:
-    return request.client.host if request.client else None
+def entry_by(
+    request: Request,
+    actor: str,
+    role: str,
+    action: str,
+    dossier_code: str | None = None,
+    detail: dict[str, Any] | None = None,
+) -> AuditEntry:
+    """An entry for `actor` in `role`, from where `request` came."""
+    client = request.client.host if request.client else None
+    return AuditEntry(actor, role, action, dossier_code, client, detail or {})
 
 
 def entry(
@@ -27,7 +36,7 @@ def entry(
 ) -> AuditEntry:
     """An official's entry, or the applicant's (no official: the dossier's lookup key)."""
     actor, role = (official.username, official.role) if official else (APPLICANT, APPLICANT)
-    return AuditEntry(actor, role, action, dossier_code, _client(request), detail or {})
+    return entry_by(request, actor, role, action, dossier_code, detail)
 
 
 @asynccontextmanager

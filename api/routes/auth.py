@@ -5,11 +5,12 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from fastapi.security import OAuth2PasswordRequestForm
 
 from api import throttle
+from api.audit import entry_by
 from api.deps import CODEC_COOKIE, ContextDep, SessionDep
 from api.schemas import Token
 from api.security import TokenClaims, issue_token, verify_password
 from api.throttle import login_limit
-from store.audit import AuditEntry, append
+from store.audit import append
 from store.officials import get_official
 
 router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
@@ -39,17 +40,13 @@ async def login(
     if official is None or not verify_password(official.password_hash, form.password):
         # Failed logins are kept (by the name tried), for the security office to see.
         await throttle.failed(ctx.sessionmaker, limit, f"user:{name}")
-        refused = AuditEntry(name, "unknown", "login_failed")
-        refused.client = request.client.host if request.client else None
-        await append(ctx.sessionmaker, refused)
+        await append(ctx.sessionmaker, entry_by(request, name, "unknown", "login_failed"))
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    login = AuditEntry(official.username, official.role, "login")
-    login.client = request.client.host if request.client else None
-    await append(ctx.sessionmaker, login)
+    await append(ctx.sessionmaker, entry_by(request, official.username, official.role, "login"))
     ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
     claims = TokenClaims(official.username, official.department, official.role)
     token = issue_token(claims, ctx.settings.jwt_secret.get_secret_value(), ttl)

@@ -1,5 +1,5 @@
 import uuid
-from contextlib import AbstractAsyncContextManager, nullcontext
+from contextlib import nullcontext
 from typing import Annotated, Any
 
 import structlog
@@ -32,7 +32,7 @@ from api.submission import submit_dossier
 from domain.dossier import StatusCode
 from store import dossiers as repo
 from store.audit import append
-from store.models import Document
+from store.models import Document, Dossier
 from workflows.messages import ActionResult
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
@@ -99,24 +99,25 @@ async def get_dossier(
 ) -> DossierPublic:
     """Where the dossier is: the applicant with `X-Lookup-Key`, or an official's bearer token."""
     structlog.contextvars.bind_contextvars(dossier_code=code)
-    async with _audited_read(ctx, request, "view_dossier", official, code):
-        dossier = await load_for_caller(ctx, session, code, lookup_key, official)
+    dossier = await _load_to_read(ctx, session, request, code, lookup_key, official, "view_dossier")
     return await dossier_status(ctx, session, dossier, official)
 
 
-def _audited_read(
+async def _load_to_read(
     ctx: AppContext,
+    session: AsyncSession,
     request: Request,
-    action: str,
-    official: TokenClaims | None,
     code: str,
+    lookup_key: str | None,
+    official: TokenClaims | None,
+    action: str,
     **detail: Any,
-) -> AbstractAsyncContextManager[None]:
-    """Officials' reads of a dossier's personal data go to the audit trail; the applicant's
-    own reads (or a wrong lookup key's) do not."""
-    if official is None:
-        return nullcontext()
-    return audited(ctx, entry(request, action, official, code, detail))
+) -> Dossier:
+    """The dossier, for its applicant or an official who may see it. Officials' reads of its
+    personal data go to the audit trail (refused ones too); the applicant's own do not."""
+    reading = audited(ctx, entry(request, action, official, code, detail)) if official else None
+    async with reading or nullcontext():
+        return await load_for_caller(ctx, session, code, lookup_key, official)
 
 
 @router.post(
@@ -207,8 +208,7 @@ async def list_documents(
 ) -> list[DocumentPublic]:
     """Every document the dossier was issued (forms 01–06, the result or refusal), oldest
     first."""
-    async with _audited_read(ctx, request, "list_documents", official, code):
-        await load_for_caller(ctx, session, code, lookup_key, official)
+    await _load_to_read(ctx, session, request, code, lookup_key, official, "list_documents")
     return [
         DocumentPublic(
             id=d.id,
@@ -235,10 +235,16 @@ async def get_document(
     official: OptionalOfficialDep,
     lookup_key: LookupKeyDep = None,
 ) -> Response:
-    async with _audited_read(
-        ctx, request, "read_document", official, code, document=str(document_id)
-    ):
-        await load_for_caller(ctx, session, code, lookup_key, official)
+    await _load_to_read(
+        ctx,
+        session,
+        request,
+        code,
+        lookup_key,
+        official,
+        "read_document",
+        document=str(document_id),
+    )
     document = await repo.get_document(session, code, document_id)
     if document is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such document for this dossier")
@@ -316,8 +322,7 @@ async def get_result(
     lookup_key: LookupKeyDep = None,
 ) -> Response:
     """The result document (or the written refusal), once issued."""
-    async with _audited_read(ctx, request, "read_result", official, code):
-        await load_for_caller(ctx, session, code, lookup_key, official)
+    await _load_to_read(ctx, session, request, code, lookup_key, official, "read_result")
     document = await repo.get_decision_document(session, code)
     if document is None:
         raise HTTPException(

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from temporalio.service import RPCError, RPCStatusCode
 
+from api.audit import entry_by
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.errors import problem
@@ -19,7 +20,7 @@ from api.schemas import GatewayCallback
 from api.security import gateway_signature
 from domain.dossier import StatusCode
 from store import dossiers as repo
-from store.audit import AuditEntry, append
+from store.audit import append
 from workflows.dossier import DossierWorkflow
 from workflows.messages import PaymentConfirmation
 
@@ -33,9 +34,8 @@ async def _reject(ctx: AppContext, request: Request, detail: str) -> HTTPExcepti
     """A callback that cannot be the gateway's changes nothing; it is logged and kept in the
     audit trail (with no dossier: nothing in it can be trusted)."""
     log.warning("payment callback rejected", reason=detail)
-    refused = AuditEntry("gateway?", "gateway", "payment_callback_refused")
-    refused.client = request.client.host if request.client else None
-    refused.detail = {"reason": detail}
+    reason = {"reason": detail}
+    refused = entry_by(request, "gateway?", "gateway", "payment_callback_refused", None, reason)
     await append(ctx.sessionmaker, refused)
     return HTTPException(status.HTTP_401_UNAUTHORIZED, detail=detail)
 
@@ -65,9 +65,8 @@ async def gateway_callback(
         raise HTTPException(422, detail=problems) from exc
 
     outcome = await _apply(ctx, session, event)
-    audit = AuditEntry("gateway", "gateway", "payment_callback", event.merchant_ref)
-    audit.client = request.client.host if request.client else None
-    audit.detail = {"event_id": event.event_id, "status": event.status, "outcome": outcome}
+    detail = {"event_id": event.event_id, "status": event.status, "outcome": outcome}
+    audit = entry_by(request, "gateway", "gateway", "payment_callback", event.merchant_ref, detail)
     await append(ctx.sessionmaker, audit)
     return {"status": outcome}
 
