@@ -50,7 +50,7 @@ async def who_may_see(
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
     agency = catalog.agencies[dossier.agency_code]
     allowed = {(agency.desk_department, agency.desk_role), (agency.desk_department, HEAD_ROLE)}
-    reached = {entry.step_key for entry in await repo.slip_entries(session, dossier.code)}
+    reached = await repo.reached_steps(session, dossier.code)
     for step in catalog.procedures[dossier.procedure_code].steps:
         if step.key in reached or step.key == dossier.step_key:
             allowed |= {(step.department, step.role), (step.department, HEAD_ROLE)}

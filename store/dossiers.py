@@ -53,6 +53,14 @@ async def slip_entries(session: AsyncSession, code: str) -> list[SlipEntryRow]:
     return list(rows)
 
 
+async def reached_steps(session: AsyncSession, code: str) -> set[str]:
+    """The steps the dossier has been at, from its control slip."""
+    rows = await session.scalars(
+        select(SlipEntryRow.step_key).where(SlipEntryRow.dossier_code == code).distinct()
+    )
+    return set(rows)
+
+
 async def open_tasks(
     session: AsyncSession, department: str, role: str, username: str, limit: int, offset: int
 ) -> list[Dossier]:

@@ -712,7 +712,7 @@ class DossierWorkflow:
                 finished_at=self._finished_at,
                 entries=entries,
                 supplement_requests=self._supplement_requests,
-                supplement_hours=self._supplement_time.total_seconds() / 3600,
+                supplement_hours=self._supplement_hours,
                 documents=documents or [],
                 alerts=alerts or [],
                 notice=notice,
@@ -724,6 +724,10 @@ class DossierWorkflow:
             "dossier transition",
             extra={"stage": str(self._stage), "status_code": int(self._status)},
         )
+
+    @property
+    def _supplement_hours(self) -> float:
+        return self._supplement_time.total_seconds() / 3600
 
     def _current_details(self) -> str:
         """What the Temporal UI shows operators: step — department — due."""
@@ -1009,5 +1013,5 @@ class DossierWorkflow:
             finished_at=self._finished_at,
             history=list(self._history),
             supplement_requests=self._supplement_requests,
-            supplement_hours=self._supplement_time.total_seconds() / 3600,
+            supplement_hours=self._supplement_hours,
         )
