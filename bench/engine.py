@@ -16,12 +16,11 @@ The difference between the two benches is what motcua adds on top of the engine.
 
 import argparse
 import asyncio
-import statistics
 import time
 import uuid
 from dataclasses import dataclass
 
-from load import add_load_options, pool
+from load import add_load_options, pool, timed
 from temporalio import workflow
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
@@ -98,26 +97,20 @@ async def main(args: argparse.Namespace) -> None:
 
         # Queries are of workflows in process (accepted, waiting for review).
         handles = await pool(50, args.concurrency, start)
-        latencies: list[float] = []
 
         async def query(i: int) -> None:
-            t0 = time.perf_counter()
             state = await handles[i % len(handles)].query(BareDossierWorkflow.state)
-            latencies.append((time.perf_counter() - t0) * 1000)
             if state.stage != "in_review":
                 raise RuntimeError(f"unexpected state {state}")
 
         try:
-            started = time.perf_counter()
-            await pool(args.lookups, args.concurrency, query)
-            query_per_s = len(latencies) / (time.perf_counter() - started)
+            queries = await timed(args.lookups, args.concurrency, query)
         finally:
             await asyncio.gather(*(h.terminate(reason="bench done") for h in handles))
 
-    quantiles = statistics.quantiles(latencies, n=100)
     print(
-        f"engine_lifecycles_per_s={lifecycles_per_s:.1f} engine_query_per_s={query_per_s:.0f} "
-        f"engine_query_p50_ms={quantiles[49]:.1f} engine_query_p99_ms={quantiles[98]:.1f}"
+        f"engine_lifecycles_per_s={lifecycles_per_s:.1f} engine_query_per_s={queries.per_s:.0f} "
+        f"engine_query_p50_ms={queries.p50_ms:.1f} engine_query_p99_ms={queries.p99_ms:.1f}"
     )
 
 

@@ -13,13 +13,12 @@ Lookups are then timed on 50 dossiers in process, which their workflows answer.
 
 import argparse
 import asyncio
-import statistics
 import time
 import uuid
 from typing import Any
 
 import httpx
-from load import add_load_options, pool
+from load import add_load_options, pool, timed
 
 PROCEDURE = "1.001612"
 PASSWORD = "motcua-demo"
@@ -126,24 +125,17 @@ async def main(args: argparse.Namespace) -> None:
         # Lookups are of dossiers in process (at review): those the workflow itself answers.
         dossiers = await pool(50, args.concurrency, lambda _: bench.submit(file_ids))
 
-        latencies: list[float] = []
-
         async def lookup(i: int) -> None:
             code, key = dossiers[i % len(dossiers)]
-            t0 = time.perf_counter()
             state = await bench.status(code, key)
-            latencies.append((time.perf_counter() - t0) * 1000)
             if state["source"] != "live":
                 raise RuntimeError("lookup answered from the snapshot: is the worker running?")
 
-        started = time.perf_counter()
-        await pool(args.lookups, args.concurrency, lookup)
-        lookup_per_s = len(latencies) / (time.perf_counter() - started)
+        lookups = await timed(args.lookups, args.concurrency, lookup)
 
-    quantiles = statistics.quantiles(latencies, n=100)
     print(
-        f"lifecycles_per_s={lifecycles_per_s:.1f} lookup_per_s={lookup_per_s:.0f} "
-        f"lookup_p50_ms={quantiles[49]:.1f} lookup_p99_ms={quantiles[98]:.1f}"
+        f"lifecycles_per_s={lifecycles_per_s:.1f} lookup_per_s={lookups.per_s:.0f} "
+        f"lookup_p50_ms={lookups.p50_ms:.1f} lookup_p99_ms={lookups.p99_ms:.1f}"
     )
 
 

@@ -2,7 +2,10 @@
 
 import argparse
 import asyncio
+import statistics
+import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import TypeVar
 
 T = TypeVar("T")
@@ -19,6 +22,29 @@ async def pool(count: int, concurrency: int, job: Callable[[int], Awaitable[T]])
 
     await asyncio.gather(*(runner() for _ in range(concurrency)))
     return results
+
+
+@dataclass
+class Timing:
+    per_s: float
+    p50_ms: float
+    p99_ms: float
+
+
+async def timed(count: int, concurrency: int, job: Callable[[int], Awaitable[object]]) -> Timing:
+    """Run `job` as `pool` does, timing each call: the rate, and the latencies' p50 and p99."""
+    latencies: list[float] = []
+
+    async def timed_job(i: int) -> None:
+        started = time.perf_counter()
+        await job(i)
+        latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await pool(count, concurrency, timed_job)
+    per_s = count / (time.perf_counter() - started)
+    quantiles = statistics.quantiles(latencies, n=100)
+    return Timing(per_s, quantiles[49], quantiles[98])
 
 
 def add_load_options(parser: argparse.ArgumentParser) -> None:
