@@ -1,4 +1,5 @@
-"""The Temporal worker: runs dossier workflows and their activities.
+"""The Temporal worker: runs dossier workflows and their activities, and the nightly snapshot
+of the service index (whose schedule it creates at start).
 
 python worker.py        # with DATABASE_URL and TEMPORAL_ADDRESS set (`motcua run` does it)
 """
@@ -16,19 +17,24 @@ from temporalio.worker import Worker
 from activities.dossier_activities import DossierActivities
 from activities.notifications import OutboxDispatcher, senders_from
 from activities.payment_gateway import SandboxGateway
+from activities.statistics_activities import StatisticsActivities
 from motcua.logging import configure_logging
+from motcua.schedules import ensure_schedules
 from motcua.settings import Settings, get_settings
 from motcua.temporal import connect_temporal, metrics_runtime
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
+from workflows.service_index_snapshot import ServiceIndexSnapshotWorkflow
 
 log = structlog.get_logger()
 
-WORKFLOWS = [DossierWorkflow, ConsultationWorkflow]
+WORKFLOWS = [DossierWorkflow, ConsultationWorkflow, ServiceIndexSnapshotWorkflow]
 
 
-def activities_of(activities: DossierActivities) -> list[Callable[..., Any]]:
+def activities_of(
+    activities: DossierActivities, statistics: StatisticsActivities
+) -> list[Callable[..., Any]]:
     return [
         activities.record_transition,
         activities.request_payment,
@@ -37,6 +43,7 @@ def activities_of(activities: DossierActivities) -> list[Callable[..., Any]]:
         activities.issue_document,
         activities.record_supplement,
         activities.record_consultation,
+        statistics.take_snapshot,
     ]
 
 
@@ -57,7 +64,7 @@ def build_worker(
         client,
         task_queue=task_queue or settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=activities_of(activities),
+        activities=activities_of(activities, StatisticsActivities(sessionmaker)),
     )
 
 
@@ -73,6 +80,7 @@ async def main() -> None:
     )
     client = await connect_temporal(settings, runtime)
     worker = build_worker(client, sessionmaker, settings)
+    await ensure_schedules(client, settings.temporal_task_queue)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

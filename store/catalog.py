@@ -6,7 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.catalog import LoadedCatalog
+from domain.catalog import Catalog, LoadedCatalog
 from store.models import CatalogVersion
 
 
@@ -22,3 +22,12 @@ async def catalog_content(session: AsyncSession, version: str) -> dict[str, Any]
     return await session.scalar(
         select(CatalogVersion.content).where(CatalogVersion.version == version)
     )
+
+
+async def latest_catalog(session: AsyncSession) -> LoadedCatalog | None:
+    """The catalog most recently loaded by the API: the names agencies, procedures and
+    departments go by today."""
+    content = await session.scalar(
+        select(CatalogVersion.content).order_by(CatalogVersion.loaded_at.desc()).limit(1)
+    )
+    return LoadedCatalog(Catalog.model_validate(content)) if content is not None else None

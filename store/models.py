@@ -87,6 +87,9 @@ class Dossier(Base):
     assignee: Mapped[str | None]
     supplement_requests: Mapped[int] = mapped_column(SmallInteger, default=0)
     supplement_hours: Mapped[float] = mapped_column(default=0.0)
+    # Copied from payments and ratings by triggers, for the service index (migration 0007).
+    paid_online: Mapped[bool] = mapped_column(default=False)
+    satisfaction: Mapped[str | None]
     last_seq: Mapped[int] = mapped_column(Integer, default=0)
     updated_at: Mapped[datetime] = mapped_column(server_default="now()")
 
@@ -218,3 +221,15 @@ class Rating(Base):
     satisfaction: Mapped[str]
     comment: Mapped[str | None]
     rated_at: Mapped[datetime] = mapped_column(server_default="now()")
+
+
+class ServiceIndexSnapshot(Base):
+    __tablename__ = "service_index_snapshots"
+    scope: Mapped[str] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    name: Mapped[str]
+    period_start: Mapped[datetime]
+    period_end: Mapped[datetime]
+    counts: Mapped[dict[str, Any]]
+    taken_at: Mapped[datetime] = mapped_column(server_default="now()")

@@ -1,14 +1,22 @@
 """The Decision 766 service-index figures, in one SQL pass over the read model: every figure
-with its numerator and denominator, for dossiers received in a period."""
+with its numerator and denominator, for dossiers received in a period.
 
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
+The queries run with PostgreSQL's JIT compiler off: compiling the expressions of an aggregate
+over a year of a million dossiers took a second, longer than running it (`bench/stats.py`)."""
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from datetime import date, datetime, time, timedelta
+from typing import Any, Literal
+
+from sqlalchemy import Select, and_, case, exists, func, or_, select, text
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from store.models import Dossier, Payment, Rating, SlipEntryRow
+from domain.calendar import VN_TZ
+from store.models import Dossier, ServiceIndexSnapshot, SlipEntryRow
+
+GroupBy = Literal["agency", "procedure", "department"]
 
 
 @dataclass
@@ -18,6 +26,12 @@ class StatsFilter:
     agency: str | None = None
     procedure: str | None = None
     department: str | None = None  # dossiers one of whose steps this department held
+
+    @classmethod
+    def month_to_date(cls, day: date) -> "StatsFilter":
+        """Dossiers received from the first of `day`'s month to the end of `day` (Vietnam)."""
+        start = datetime.combine(day.replace(day=1), time.min, VN_TZ)
+        return cls(start, datetime.combine(day + timedelta(days=1), time.min, VN_TZ))
 
 
 @dataclass
@@ -43,35 +57,142 @@ class IndexCounts:
 
 
 @dataclass
-class GroupCounts:
+class SnapshotGroup:
+    scope: GroupBy
     key: str
-    received: int
-    online: int
-    late: int
+    name: str  # as the catalog names it on the day
+    counts: IndexCounts
 
 
-async def breakdown(session: AsyncSession, f: StatsFilter, by: str) -> list[GroupCounts]:
-    """Received, online and late dossiers per procedure, or per department that held one of
-    their steps (a dossier counts for each department it passed through)."""
+_COUNT_NAMES = [f.name for f in fields(IndexCounts) if f.name != "processing_seconds"]
+
+
+async def service_index(session: AsyncSession, f: StatsFilter) -> IndexCounts:
+    query = _index_query(f, [])
+    await _without_jit(session)
+    row = (await session.execute(query)).one()._mapping
+    return _counts(row)
+
+
+async def service_index_by(
+    session: AsyncSession, f: StatsFilter, by: GroupBy
+) -> dict[str, IndexCounts]:
+    """The same counts per agency, per procedure, or per department that held one of the
+    dossiers' steps (a dossier counts for each department it passed through)."""
     d = Dossier
     key: Any
-    if by == "procedure":
-        key, source = d.procedure_code, d.__table__
+    if by == "agency":
+        key = d.agency_code
+    elif by == "procedure":
+        key = d.procedure_code
     else:
         visits = select(SlipEntryRow.dossier_code, SlipEntryRow.department).distinct().subquery()
         key = visits.c.department
-        source = d.__table__.join(visits, visits.c.dossier_code == d.code)
-    query = select(
-        key,
-        func.count(),
-        func.count().filter(d.channel == "online"),
-        func.count().filter(_late(f)),
-    ).select_from(source)
-    query = query.where(d.received_at >= f.start, d.received_at < f.end).group_by(key)
+    query = _index_query(f, [key.label("group_key")]).group_by(key)
+    if by == "department":
+        query = query.join(visits, visits.c.dossier_code == d.code)
+    await _without_jit(session)
+    rows = await session.execute(query)
+    return {str(row.group_key): _counts(row._mapping) for row in rows}
+
+
+async def save_snapshot(
+    session: AsyncSession, day: date, f: StatsFilter, groups: list[SnapshotGroup]
+) -> int:
+    """Keep the day's figures; a day already kept keeps its first snapshot (a retried or
+    repeated run writes nothing). Returns the rows written."""
+    rows = [
+        {
+            "day": day,
+            "scope": g.scope,
+            "key": g.key,
+            "name": g.name,
+            "period_start": f.start,
+            "period_end": f.end,
+            "counts": asdict(g.counts),
+        }
+        for g in groups
+    ]
+    if not rows:
+        return 0
+    written = await session.execute(
+        insert(ServiceIndexSnapshot)
+        .values(rows)
+        .on_conflict_do_nothing()
+        .returning(ServiceIndexSnapshot.key)
+    )
+    return len(written.all())
+
+
+async def snapshots(
+    session: AsyncSession, scope: GroupBy, key: str, first: date, last: date
+) -> list[tuple[date, str, IndexCounts]]:
+    """The kept snapshots of one agency, procedure or department, day by day."""
+    rows = await session.execute(
+        select(ServiceIndexSnapshot.day, ServiceIndexSnapshot.name, ServiceIndexSnapshot.counts)
+        .where(
+            ServiceIndexSnapshot.scope == scope,
+            ServiceIndexSnapshot.key == key,
+            ServiceIndexSnapshot.day.between(first, last),
+        )
+        .order_by(ServiceIndexSnapshot.day)
+    )
+    return [(day, name, IndexCounts(**counts)) for day, name, counts in rows]
+
+
+def _index_query(f: StatsFilter, keys: list[Any]) -> Select[Any]:
+    d = Dossier
+    end_of_processing, finished, late = _end_of_processing(), _finished(f), _late(f)
+    returned = d.status_code == 10
+    count = func.count()
+    query = (
+        select(
+            *keys,
+            count.label("received"),
+            count.filter(d.channel == "online").label("received_online"),
+            count.filter(d.channel == "counter").label("received_counter"),
+            count.filter(d.channel == "post").label("received_post"),
+            count.filter(d.applicant_kind == "individual").label("received_individual"),
+            count.filter(d.applicant_kind == "organization").label("received_organization"),
+            count.filter(finished).label("finished"),
+            count.filter(~finished).label("in_process"),
+            count.filter(late).label("late"),
+            func.coalesce(
+                func.sum(func.extract("epoch", end_of_processing - d.received_at)).filter(finished),
+                0,
+            ).label("processing_seconds"),
+            count.filter(d.fee_vnd > 0).label("with_fee"),
+            count.filter(d.fee_vnd > 0, d.paid_online).label("paid_online"),
+            count.filter(returned).label("returned"),
+            count.filter(returned, d.delivery["method"].astext == "online").label(
+                "returned_online"
+            ),
+            count.filter(d.satisfaction.is_not(None)).label("rated"),
+            count.filter(d.satisfaction == "dissatisfied").label("dissatisfied"),
+        )
+        .select_from(d)
+        .where(d.received_at >= f.start, d.received_at < f.end)
+    )
     if f.agency:
         query = query.where(d.agency_code == f.agency)
-    rows = await session.execute(query)
-    return [GroupCounts(str(k), int(n), int(online), int(late)) for k, n, online, late in rows]
+    if f.procedure:
+        query = query.where(d.procedure_code == f.procedure)
+    if f.department:
+        query = query.where(
+            exists().where(
+                SlipEntryRow.dossier_code == d.code, SlipEntryRow.department == f.department
+            )
+        )
+    return query
+
+
+def _counts(row: Mapping[str, Any]) -> IndexCounts:
+    counts = {name: int(row[name]) for name in _COUNT_NAMES}
+    return IndexCounts(**counts, processing_seconds=float(row["processing_seconds"]))
+
+
+async def _without_jit(session: AsyncSession) -> None:
+    await session.execute(text("SET LOCAL jit = off"))  # for this transaction only
 
 
 def _end_of_processing() -> Any:
@@ -91,59 +212,3 @@ def _late(f: StatsFilter) -> Any:
     supplement request."""
     ended_at = case((_finished(f), _end_of_processing()), else_=f.end)
     return or_(ended_at > Dossier.due_at, Dossier.supplement_requests > 1)
-
-
-async def service_index(session: AsyncSession, f: StatsFilter) -> IndexCounts:
-    d = Dossier
-    end_of_processing, finished, late = _end_of_processing(), _finished(f), _late(f)
-    # At most one payment and one rating per dossier: outer joins, not a subquery a row.
-    paid_online = and_(Payment.status == "paid", Payment.via == "gateway")
-    dissatisfied = Rating.satisfaction == "dissatisfied"
-    rated = Rating.dossier_code.is_not(None)
-    returned = d.status_code == 10
-    count = func.count()
-    query = (
-        select(
-            count.label("received"),
-            count.filter(d.channel == "online").label("received_online"),
-            count.filter(d.channel == "counter").label("received_counter"),
-            count.filter(d.channel == "post").label("received_post"),
-            count.filter(d.applicant_kind == "individual").label("received_individual"),
-            count.filter(d.applicant_kind == "organization").label("received_organization"),
-            count.filter(finished).label("finished"),
-            count.filter(~finished).label("in_process"),
-            count.filter(late).label("late"),
-            func.coalesce(
-                func.sum(func.extract("epoch", end_of_processing - d.received_at)).filter(finished),
-                0,
-            ).label("processing_seconds"),
-            count.filter(d.fee_vnd > 0).label("with_fee"),
-            count.filter(d.fee_vnd > 0, paid_online).label("paid_online"),
-            count.filter(returned).label("returned"),
-            count.filter(returned, d.delivery["method"].astext == "online").label(
-                "returned_online"
-            ),
-            count.filter(rated).label("rated"),
-            count.filter(dissatisfied).label("dissatisfied"),
-        )
-        .select_from(
-            d.__table__.outerjoin(Payment, Payment.dossier_code == d.code).outerjoin(
-                Rating, Rating.dossier_code == d.code
-            )
-        )
-        .where(d.received_at >= f.start, d.received_at < f.end)
-    )
-    if f.agency:
-        query = query.where(d.agency_code == f.agency)
-    if f.procedure:
-        query = query.where(d.procedure_code == f.procedure)
-    if f.department:
-        query = query.where(
-            exists().where(
-                SlipEntryRow.dossier_code == d.code, SlipEntryRow.department == f.department
-            )
-        )
-    row = (await session.execute(query)).one()._mapping
-    counts: dict[str, Any] = {key: int(value) for key, value in row.items()}
-    counts["processing_seconds"] = float(row["processing_seconds"])
-    return IndexCounts(**counts)

@@ -12,6 +12,7 @@ from temporalio.worker import Worker
 
 from activities.dossier_activities import DossierActivities
 from activities.payment_gateway import GatewayPayment, SandboxGateway
+from activities.statistics_activities import StatisticsActivities
 from motcua.settings import get_settings
 from motcua.temporal import connect_temporal
 from store.db import create_engine, create_sessionmaker
@@ -34,7 +35,9 @@ async def main() -> None:
         await connect_temporal(settings),
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
-        activities=activities_of(DossierActivities(sessionmaker, gateway, key)),
+        activities=activities_of(
+            DossierActivities(sessionmaker, gateway, key), StatisticsActivities(sessionmaker)
+        ),
     )
     await worker.run()
 

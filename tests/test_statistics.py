@@ -16,21 +16,30 @@ A and B passed through department KT, the others through TPHT.
 Two more dossiers fall just outside the month and count for nothing.
 """
 
+import asyncio
+import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import update
+from temporalio.client import ScheduleActionExecutionStartWorkflow
 
+from activities.statistics_activities import SnapshotResult
 from domain.calendar import VN_TZ
 from domain.catalog import load_catalog
+from motcua.schedules import SNAPSHOT_SCHEDULE_ID, ensure_schedules
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Dossier, Payment, Rating, SlipEntryRow
 from tests.client import ApiClient
-from tests.conftest import insert_dossier
+from tests.conftest import Stack, insert_dossier
+from workflows.service_index_snapshot import (
+    ServiceIndexSnapshotInput,
+    ServiceIndexSnapshotWorkflow,
+)
 
 
 def _at(day: int, hour: int, month: int = 3) -> datetime:
@@ -126,7 +135,10 @@ async def test_every_figure_matches_the_hand_count(
     api = ApiClient(http, demo_password)
     r = await _index(api, "&agency=000.00.15.H39")
     assert r.status_code == 200, r.text
-    index = r.json()
+    _assert_the_hand_count(r.json())
+
+
+def _assert_the_hand_count(index: dict[str, Any]) -> None:
     assert index["received"] == {"total": 30, "online": 18, "counter": 8, "post": 4,
                                  "individual": 21, "organization": 9}  # fmt: skip
     assert (index["finished"], index["in_process"]) == (22, 8)
@@ -172,3 +184,63 @@ async def test_the_breakdown_ranks_by_online_rate_lowest_first(
     assert by_procedure == [
         {"key": "1.001612", "received": 30, "online": _figure(18, 30), "on_time": _figure(17, 30)}
     ]
+
+
+async def test_the_nightly_snapshot_keeps_the_month_once(
+    march: None, stack: Stack, http: httpx.AsyncClient, demo_password: str
+) -> None:
+    async def snapshot() -> SnapshotResult:
+        return await stack.client.execute_workflow(
+            ServiceIndexSnapshotWorkflow.run,
+            ServiceIndexSnapshotInput("2025-03-31"),
+            id=f"test-snapshot-{uuid.uuid4().hex[:8]}",
+            task_queue=stack.settings.temporal_task_queue,
+        )
+
+    first = await snapshot()
+    # The agency, the procedure, and the two departments dossiers passed through.
+    assert (first.groups, first.written) == (4, 4)
+    again = await snapshot()
+    assert (again.groups, again.written) == (4, 0)  # the first snapshot of a day stands
+
+    api = ApiClient(http, demo_password)
+    headers = await api.as_official("ld.leader")
+    url = "/api/v1/stats/snapshots?from=2025-03-01&to=2025-04-30"
+    [kept] = (await api.http.get(f"{url}&scope=agency&key=000.00.15.H39", headers=headers)).json()
+    assert kept["day"] == "2025-03-31"
+    assert kept["name"].startswith("UBND xã Mỹ Yên")
+    assert (kept["index"]["period_from"], kept["index"]["period_to"]) == (
+        "2025-03-01",
+        "2025-03-31",
+    )
+    _assert_the_hand_count(kept["index"])
+    [kt] = (await api.http.get(f"{url}&scope=department&key=KT", headers=headers)).json()
+    assert kt["index"]["on_time"] == _figure(10, 16)
+    r = await api.http.get(f"{url}&scope=department&key=KT",
+                           headers=await api.as_official("kt.specialist"))  # fmt: skip
+    assert r.status_code == 403
+    r = await api.http.get(f"{url}&scope=street&key=KT", headers=headers)
+    assert r.status_code == 422
+
+
+async def test_the_schedule_takes_yesterday(stack: Stack) -> None:
+    """The worker creates the nightly schedule at start; triggered now, it keeps yesterday."""
+    await ensure_schedules(stack.client, stack.settings.temporal_task_queue)
+    await ensure_schedules(stack.client, stack.settings.temporal_task_queue)  # a restart
+    schedule = stack.client.get_schedule_handle(SNAPSHOT_SCHEDULE_ID)
+    try:
+        await schedule.trigger()
+        for _ in range(100):
+            actions = (await schedule.describe()).info.recent_actions
+            if actions:
+                break
+            await asyncio.sleep(0.1)
+        started = actions[0].action
+        assert isinstance(started, ScheduleActionExecutionStartWorkflow)
+        result = await stack.client.get_workflow_handle(
+            started.workflow_id, result_type=SnapshotResult
+        ).result()
+        yesterday = datetime.now(VN_TZ).date() - timedelta(days=1)
+        assert result.day == yesterday.isoformat()
+    finally:
+        await schedule.delete()

@@ -19,6 +19,7 @@ from temporalio.worker import Worker
 
 from activities.dossier_activities import DossierActivities
 from activities.payment_gateway import SandboxGateway
+from activities.statistics_activities import StatisticsActivities
 from domain.calendar import VN_TZ, CalendarSpec, WorkingCalendar
 from domain.catalog import LoadedCatalog, load_catalog
 from domain.dossier import Actor, DossierState
@@ -113,7 +114,7 @@ async def _dossier(
         env.client,
         task_queue=task_queue,
         workflows=WORKFLOWS,
-        activities=activities_of(activities),
+        activities=activities_of(activities, StatisticsActivities(sessionmaker)),
     ):
         handle = await env.client.start_workflow(
             DossierWorkflow.run, input, id=code, task_queue=task_queue

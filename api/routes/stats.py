@@ -13,7 +13,14 @@ from api.deps import OfficialDep, SessionDep
 from api.security import TokenClaims
 from domain.calendar import VN_TZ
 from domain.dossier import LEADER_ROLE, OPERATOR_ROLE
-from store.statistics import StatsFilter, breakdown, service_index
+from store.statistics import (
+    GroupBy,
+    IndexCounts,
+    StatsFilter,
+    service_index,
+    service_index_by,
+    snapshots,
+)
 
 router = APIRouter(prefix="/api/v1", tags=["leaders"])
 
@@ -56,6 +63,12 @@ class GroupIndex(BaseModel):
     on_time: Figure
 
 
+class DaySnapshot(BaseModel):
+    day: date = Field(description="The figures as they stood at this day's end")
+    name: str = Field(description="As the catalog named the agency, procedure or department then")
+    index: ServiceIndex = Field(description="For dossiers received from the month's first day")
+
+
 def _leader_or_operator(official: OfficialDep) -> TokenClaims:
     if official.role not in (LEADER_ROLE, OPERATOR_ROLE):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for leaders and operators")
@@ -80,28 +93,8 @@ async def stats(
 ) -> ServiceIndex | Response:
     """The service index for dossiers received from `from` to `to` (Vietnam dates)."""
     start, end = _period(period_from, period_to)
-    c = await service_index(session, StatsFilter(start, end, agency, procedure, department))
-    received = c.received
-    index = ServiceIndex(
-        period_from=period_from,
-        period_to=period_to,
-        received=Received(
-            total=received,
-            online=c.received_online,
-            counter=c.received_counter,
-            post=c.received_post,
-            individual=c.received_individual,
-            organization=c.received_organization,
-        ),
-        finished=c.finished,
-        in_process=c.in_process,
-        on_time=_figure(received - c.late, received),
-        average_processing_days=_figure(round(c.processing_seconds / 86400, 4), c.finished),
-        online=_figure(c.received_online, received),
-        online_payment=_figure(c.paid_online, c.with_fee),
-        electronic_result=_figure(c.returned_online, c.returned),
-        satisfaction=_figure(received - c.late - c.dissatisfied, received),
-    )
+    counts = await service_index(session, StatsFilter(start, end, agency, procedure, department))
+    index = index_of(counts, period_from, period_to)
     if output == "csv":
         return Response(_csv(index), media_type="text/csv; charset=utf-8")
     return index
@@ -121,17 +114,63 @@ async def stats_breakdown(
     """Online and on-time rates per procedure, or per department (a dossier counts for each
     department it passed through), the lowest online rate first: where to push."""
     start, end = _period(period_from, period_to)
-    groups = await breakdown(session, StatsFilter(start, end, agency), by)
+    groups = await service_index_by(session, StatsFilter(start, end, agency), by)
     rows = [
         GroupIndex(
-            key=g.key,
-            received=g.received,
-            online=_figure(g.online, g.received),
-            on_time=_figure(g.received - g.late, g.received),
+            key=key,
+            received=c.received,
+            online=_figure(c.received_online, c.received),
+            on_time=_figure(c.received - c.late, c.received),
         )
-        for g in groups
+        for key, c in groups.items()
     ]
     return sorted(rows, key=lambda row: (row.online.rate or 0.0, row.key))
+
+
+@router.get(
+    "/stats/snapshots", response_model=list[DaySnapshot], responses={401: {}, 403: {}, 422: {}}
+)
+async def stats_snapshots(
+    session: SessionDep,
+    viewer: Annotated[TokenClaims, Depends(_leader_or_operator)],
+    scope: Annotated[GroupBy, Query()],
+    key: Annotated[str, Query(min_length=1, max_length=64, description="its code")],
+    period_from: Annotated[date, Query(alias="from")],
+    period_to: Annotated[date, Query(alias="to", description="inclusive")],
+) -> list[DaySnapshot]:
+    """The month-to-date service index of one agency, procedure or department as the nightly
+    snapshot kept it, day by day: the trend, whatever the catalog has become since."""
+    _period(period_from, period_to)
+    kept = await snapshots(session, scope, key, period_from, period_to)
+    return [
+        DaySnapshot(day=day, name=name, index=index_of(counts, day.replace(day=1), day))
+        for day, name, counts in kept
+    ]
+
+
+def index_of(c: IndexCounts, period_from: date, period_to: date) -> ServiceIndex:
+    """The figures Decision 766 defines, from the counts behind them."""
+    received = c.received
+    return ServiceIndex(
+        period_from=period_from,
+        period_to=period_to,
+        received=Received(
+            total=received,
+            online=c.received_online,
+            counter=c.received_counter,
+            post=c.received_post,
+            individual=c.received_individual,
+            organization=c.received_organization,
+        ),
+        finished=c.finished,
+        in_process=c.in_process,
+        on_time=_figure(received - c.late, received),
+        average_processing_days=_figure(round(c.processing_seconds / 86400, 4), c.finished),
+        online=_figure(c.received_online, received),
+        online_payment=_figure(c.paid_online, c.with_fee),
+        electronic_result=_figure(c.returned_online, c.returned),
+        satisfaction=_figure(received - c.late - c.dissatisfied, received),
+    )
 
 
 def _period(period_from: date, period_to: date) -> tuple[datetime, datetime]:
