@@ -6,6 +6,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+import structlog
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -45,6 +46,8 @@ from store.models import (
     SlipEntryRow,
 )
 from workflows.messages import ConsultationInput, SupplementSubmission
+
+log = structlog.get_logger()
 
 
 @dataclass
@@ -89,6 +92,7 @@ class TransitionRecord:
     alerts: list[OfficialAlert] = field(default_factory=list)
     # A message for the applicant although the status did not change (an apology).
     notice: str | None = None
+    request_id: str | None = None  # of the API request that caused it, if one did
 
 
 @dataclass
@@ -276,6 +280,19 @@ class DossierActivities:
             for issue in record.documents:
                 issued_at = record.entries[-1].at if record.entries else datetime.now().astimezone()
                 await self._issue(session, record.code, record.seq, issue, issued_at)
+        if newer:  # once per transition, however often the activity ran
+            log.info(
+                "dossier transition",
+                dossier_code=record.code,
+                request_id=record.request_id,
+                seq=record.seq,
+                status_code=record.status_code,
+                stage=record.stage,
+                step=task.step_key if task else None,
+                department=task.department if task else None,
+                assignee=task.assignee if task else None,
+                actions=[e.action for e in record.entries],
+            )
 
     async def _issue(
         self,

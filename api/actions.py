@@ -24,6 +24,7 @@ from api.schemas import ActionIn, SupplementIn
 from api.security import TokenClaims
 from api.submission import check_components, check_files
 from domain.dossier import Action, Actor
+from motcua.logging import bound_request_id
 from store import officials
 from store.models import Dossier
 from workflows.consultation import ConsultationWorkflow
@@ -74,6 +75,7 @@ async def apply_action(
         assignee=await _assignee(session, body),
         new_due_at=body.new_due_at,
         departments=body.departments,
+        request_id=bound_request_id(),
     )
     update = update_id(official, body, request_key)
     return await _update(ctx, dossier.code, DossierWorkflow.act, request, update)
@@ -108,7 +110,9 @@ async def supplement(
     check_components(procedure, (d.component for d in body.documents), "documents")
     await check_files(session, body.documents)
     submission = SupplementSubmission(
-        [SuppliedComponent(d.component, str(d.file_id)) for d in body.documents], body.note
+        [SuppliedComponent(d.component, str(d.file_id)) for d in body.documents],
+        body.note,
+        request_id=bound_request_id(),
     )
     # A retried supplement gets the first one's answer; a different one is refused (409).
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
@@ -120,7 +124,11 @@ async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> 
     """The dossier's state once the applicant's request to withdraw is with the desk."""
     # One withdrawal per dossier, so one update id: a retry gets the first one's answer.
     return await _update(
-        ctx, code, DossierWorkflow.request_withdrawal, WithdrawalRequest(reason), "withdraw"
+        ctx,
+        code,
+        DossierWorkflow.request_withdrawal,
+        WithdrawalRequest(reason, bound_request_id()),
+        "withdraw",
     )
 
 

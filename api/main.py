@@ -92,6 +92,9 @@ async def _request_context(
         path=request.url.path,
         status=response.status_code,
         duration_ms=round(elapsed * 1000, 1),
+        # Set by the route that made it (a submission), or in the path.
+        dossier_code=getattr(request.state, "dossier_code", None)
+        or request.path_params.get("code"),
     )
     return response
 

@@ -24,6 +24,7 @@ from domain.calendar import VN_TZ, CalendarSpec
 from domain.catalog import LoadedCatalog, Procedure
 from domain.codes import format_dossier_code
 from domain.dossier import DeliveryMethod, ProcedureSnapshot, Stage, desk_task
+from motcua.logging import bound_request_id
 from store import dossiers as repo
 from store.models import Dossier
 from workflows import search_attributes as sa
@@ -103,6 +104,7 @@ async def _start_workflow(
             received_at=dossier.received_at,
             due_at=dossier.due_at,
             calendar=calendar,
+            request_id=bound_request_id(),
         ),
         id=dossier.code,
         task_queue=task_queue,
@@ -115,6 +117,7 @@ async def _start_workflow(
                 SearchAttributePair(sa.DOSSIER_CODE, dossier.code),
                 SearchAttributePair(sa.PROCEDURE_CODE, snapshot.code),
                 SearchAttributePair(sa.STAGE, "intake"),
+                SearchAttributePair(sa.STAGE_SINCE, dossier.received_at),
                 SearchAttributePair(sa.DEPARTMENT, snapshot.desk_department),
                 SearchAttributePair(sa.STATUS_CODE, 1),
                 SearchAttributePair(sa.DUE_AT, dossier.due_at),

@@ -13,6 +13,13 @@ import temporalio.activity
 import temporalio.workflow
 
 
+def bound_request_id() -> str | None:
+    """The id of the API request being served (bound by api/main.py), for the messages it
+    sends the workflows: the worker logs the transitions they cause with it."""
+    request_id = structlog.contextvars.get_contextvars().get("request_id")
+    return str(request_id) if request_id else None
+
+
 def _lift_temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
     """The Temporal SDK puts workflow/activity info in `extra`; name the dossier the same way
     the API does, so one grep for the dossier code follows it across API and worker."""

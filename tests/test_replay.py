@@ -27,6 +27,10 @@ from motcua.settings import Settings
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from worker import WORKFLOWS
+from workflows.service_index_snapshot import (
+    ServiceIndexSnapshotInput,
+    ServiceIndexSnapshotWorkflow,
+)
 
 HISTORIES = Path(__file__).parent / "histories"
 WORKING = CalendarSpec.for_period(datetime.now().year).calendar()
@@ -139,11 +143,26 @@ async def test_fresh_history_replays(
     if scenario == "consulted":  # and the consultation's own workflow, a child
         recorded["consultation"] = f"{code}-consult-1-TNMT"
     for name, workflow_id in recorded.items():
-        history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
-        await _replayer().replay_workflow(history)
-        version = os.environ.get("MOTCUA_RECORD_HISTORIES")
-        if version:
-            _save(HISTORIES / f"{name}-{version}.json", history)
+        await _replay_and_record(stack, name, workflow_id)
+
+
+async def test_snapshot_history_replays(stack: Stack) -> None:
+    workflow_id = f"replay-snapshot-{datetime.now():%H%M%S%f}"
+    await stack.client.execute_workflow(
+        ServiceIndexSnapshotWorkflow.run,
+        ServiceIndexSnapshotInput("2025-03-31"),
+        id=workflow_id,
+        task_queue=stack.settings.temporal_task_queue,
+    )
+    await _replay_and_record(stack, "snapshot", workflow_id)
+
+
+async def _replay_and_record(stack: Stack, name: str, workflow_id: str) -> None:
+    history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
+    await _replayer().replay_workflow(history)
+    version = os.environ.get("MOTCUA_RECORD_HISTORIES")
+    if version:
+        _save(HISTORIES / f"{name}-{version}.json", history)
 
 
 def _save(path: Path, history: WorkflowHistory) -> None:

@@ -153,6 +153,8 @@ class DossierWorkflow:
         self._consultation_rounds = 0
         # Whether the desk was told the appointment cannot be met (once, until it apologises).
         self._apology_alerted = False
+        # The API request behind the transitions being recorded (None for a timer's).
+        self._request_id = input.request_id
 
     # ---- the lifecycle -------------------------------------------------------------------
 
@@ -641,6 +643,7 @@ class DossierWorkflow:
         """The dossier is about to wait for its next input: the updates of the actions that
         led here may now return, showing the state the dossier settled in."""
         self._tickets_answered = self._tickets_taken
+        self._request_id = None  # what is recorded next, a later request or timer causes
 
     def _take_pending(self) -> ActionRequest:
         request = self._pending
@@ -716,13 +719,10 @@ class DossierWorkflow:
                 documents=documents or [],
                 alerts=alerts or [],
                 notice=notice,
+                request_id=self._request_id,
             ),
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_ACTIVITY_RETRY,
-        )
-        workflow.logger.info(
-            "dossier transition",
-            extra={"stage": str(self._stage), "status_code": int(self._status)},
         )
 
     @property
@@ -748,6 +748,8 @@ class DossierWorkflow:
             sa.DUE_AT: self._due_at,
         }
         current = workflow.info().typed_search_attributes
+        if current.get(sa.STAGE) != str(self._stage) and workflow.patched("stage-since"):
+            wanted[sa.STAGE_SINCE] = workflow.now()
         updates = [
             key.value_set(value) if value is not None else key.value_unset()
             for key, value in wanted.items()
@@ -762,10 +764,13 @@ class DossierWorkflow:
     async def act(self, request: ActionRequest) -> ActionResult:
         # Re-checked here: another update may have been accepted since the validator ran.
         self._check_action(request)
+        self._request_id = request.request_id
         if request.action == Action.REASSIGN:
             await self._reassign(request)
+            self._request_id = None  # recorded: the dossier stays where it is
         elif request.action == Action.EXTEND:
             await self._extend(request)
+            self._request_id = None
         else:
             self._pending = request
             await self._until_answered()
@@ -939,6 +944,7 @@ class DossierWorkflow:
         """The applicant sends what was missing; the dossier goes back where it was."""
         self._check_supplement(submission)
         self._supplied = submission
+        self._request_id = submission.request_id
         await self._until_answered()
         return ActionResult(int(self._status), str(self._stage), self._task)
 
@@ -964,6 +970,7 @@ class DossierWorkflow:
     async def request_withdrawal(self, request: WithdrawalRequest) -> ActionResult:
         self._check_withdrawal()
         self._withdrawal = request
+        self._request_id = request.request_id
         await self._until_answered()
         if not self._stopping:
             self._withdrawal = None
@@ -998,6 +1005,7 @@ class DossierWorkflow:
             workflow.logger.warning("payment confirmation ignored: amount differs from the fee")
             return
         self._gateway_payment = confirmation
+        self._request_id = confirmation.request_id
 
     @workflow.query
     def state(self) -> DossierState:

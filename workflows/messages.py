@@ -29,6 +29,9 @@ class DossierInput:
     due_at: datetime
     # Pinned at submission, like the procedure: the deadlines never move with a later change.
     calendar: CalendarSpec
+    # The API request that sent this (its X-Request-Id; so in each message below): the
+    # worker's log line of the transition it causes carries it, to follow it with one grep.
+    request_id: str | None = None
 
 
 @dataclass
@@ -47,6 +50,7 @@ class ActionRequest:
     new_due_at: datetime | None = None
     # consult: which of the step's consulted departments to ask (empty: all of them).
     departments: list[str] = field(default_factory=list)
+    request_id: str | None = None  # (as DossierInput's)
 
 
 @dataclass
@@ -54,6 +58,7 @@ class WithdrawalRequest:
     """The applicant asks to withdraw the dossier (they are identified by the API)."""
 
     reason: str | None = None
+    request_id: str | None = None  # (as DossierInput's)
 
 
 @dataclass
@@ -68,6 +73,7 @@ class SupplementSubmission:
 
     components: list[SuppliedComponent]
     note: str | None = None
+    request_id: str | None = None  # (as DossierInput's)
 
 
 @dataclass
@@ -110,6 +116,7 @@ class PaymentConfirmation:
     payment_id: str
     amount_vnd: int
     paid_at: datetime
+    request_id: str | None = None  # (as DossierInput's)
 
 
 @dataclass

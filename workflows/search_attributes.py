@@ -15,8 +15,19 @@ DEPARTMENT = SearchAttributeKey.for_keyword("Department")
 STATUS_CODE = SearchAttributeKey.for_int("StatusCode")
 DUE_AT = SearchAttributeKey.for_datetime("DueAt")
 STEP_DUE_AT = SearchAttributeKey.for_datetime("StepDueAt")
+# When the dossier entered its stage: how long it has waited there (e.g. for payment).
+STAGE_SINCE = SearchAttributeKey.for_datetime("StageSince")
 
-ALL = (DOSSIER_CODE, PROCEDURE_CODE, STAGE, DEPARTMENT, STATUS_CODE, DUE_AT, STEP_DUE_AT)
+ALL = (
+    DOSSIER_CODE,
+    PROCEDURE_CODE,
+    STAGE,
+    DEPARTMENT,
+    STATUS_CODE,
+    DUE_AT,
+    STEP_DUE_AT,
+    STAGE_SINCE,
+)
 
 # The names the `temporal` CLI knows these types by (for --search-attribute NAME=TYPE).
 CLI_TYPES: dict[SearchAttributeKey[Any], str] = {
@@ -27,4 +38,5 @@ CLI_TYPES: dict[SearchAttributeKey[Any], str] = {
     STATUS_CODE: "Int",
     DUE_AT: "Datetime",
     STEP_DUE_AT: "Datetime",
+    STAGE_SINCE: "Datetime",
 }

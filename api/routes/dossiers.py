@@ -76,6 +76,7 @@ async def submit(
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     d = submitted.dossier
+    request.state.dossier_code = d.code  # for the request's log line
     if not submitted.replayed:
         await append(ctx.sessionmaker, entry(request, "submit", None, d.code))
         metrics.DOSSIERS_STARTED.labels(body.procedure_code, str(body.channel)).inc()

@@ -19,6 +19,7 @@ from api.errors import problem
 from api.schemas import GatewayCallback
 from api.security import gateway_signature
 from domain.dossier import StatusCode
+from motcua.logging import bound_request_id
 from store import dossiers as repo
 from store.audit import append
 from workflows.dossier import DossierWorkflow
@@ -64,6 +65,7 @@ async def gateway_callback(
         problems = [problem(e["msg"], *e["loc"]) for e in exc.errors()]
         raise HTTPException(422, detail=problems) from exc
 
+    request.state.dossier_code = event.merchant_ref  # for the request's log line
     outcome = await _apply(ctx, session, event)
     detail = {"event_id": event.event_id, "status": event.status, "outcome": outcome}
     audit = entry_by(request, "gateway", "gateway", "payment_callback", event.merchant_ref, detail)
@@ -101,7 +103,9 @@ async def _apply(ctx: AppContext, session: AsyncSession, event: GatewayCallback)
         try:
             await ctx.temporal.get_workflow_handle(event.merchant_ref).signal(
                 DossierWorkflow.payment_confirmed,
-                PaymentConfirmation(event.payment_id, event.amount_vnd, event.paid_at),
+                PaymentConfirmation(
+                    event.payment_id, event.amount_vnd, event.paid_at, bound_request_id()
+                ),
             )
         except RPCError as exc:
             if exc.status != RPCStatusCode.NOT_FOUND:
