@@ -74,6 +74,9 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access", "temporalio"):
+    for name in ("uvicorn", "uvicorn.error", "temporalio"):
         logging.getLogger(name).handlers[:] = []
         logging.getLogger(name).propagate = True
+    # The API writes its own line per request (api/main.py), with the request id and dossier.
+    logging.getLogger("uvicorn.access").handlers[:] = []
+    logging.getLogger("uvicorn.access").propagate = False

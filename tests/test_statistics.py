@@ -25,7 +25,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import update
-from temporalio.client import ScheduleActionExecutionStartWorkflow
+from temporalio.client import ScheduleActionExecutionStartWorkflow, WorkflowFailureError
 
 from activities.statistics_activities import SnapshotResult
 from domain.calendar import VN_TZ
@@ -189,14 +189,17 @@ async def test_the_breakdown_ranks_by_online_rate_lowest_first(
 async def test_the_nightly_snapshot_keeps_the_month_once(
     march: None, stack: Stack, http: httpx.AsyncClient, demo_password: str
 ) -> None:
-    async def snapshot() -> SnapshotResult:
+    async def snapshot(day: str = "2025-03-31") -> SnapshotResult:
         return await stack.client.execute_workflow(
             ServiceIndexSnapshotWorkflow.run,
-            ServiceIndexSnapshotInput("2025-03-31"),
+            ServiceIndexSnapshotInput(day),
             id=f"test-snapshot-{uuid.uuid4().hex[:8]}",
             task_queue=stack.settings.temporal_task_queue,
         )
 
+    with pytest.raises(WorkflowFailureError) as refused:
+        await snapshot(datetime.now(VN_TZ).date().isoformat())
+    assert "has not ended yet" in str(refused.value.cause)
     first = await snapshot()
     # The agency, the procedure, and the two departments dossiers passed through.
     assert (first.groups, first.written) == (4, 4)

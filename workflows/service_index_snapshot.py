@@ -36,6 +36,9 @@ class ServiceIndexSnapshotWorkflow:
             day = date.fromisoformat(input.day) if input.day else self._yesterday()
         except ValueError:
             raise ApplicationError(f"not a day: {input.day!r}", non_retryable=True) from None
+        if day >= workflow.now().astimezone(VN_TZ).date():
+            # Kept once, the figures of a day not yet over would stand in for the whole day.
+            raise ApplicationError(f"{day} has not ended yet", non_retryable=True)
         return await workflow.execute_activity_method(
             StatisticsActivities.take_snapshot,
             SnapshotRequest(day.isoformat()),
