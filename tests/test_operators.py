@@ -1,7 +1,9 @@
 """What operators and leaders see besides a dossier: the running dossiers, late ones first,
 with their workflow's link; and the applicants' ratings."""
 
+import logging
 from datetime import datetime
+from typing import Any
 
 import httpx
 import pytest
@@ -10,6 +12,7 @@ from sqlalchemy import update
 from store.models import Dossier, Rating
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
+from workflows import search_attributes as sa
 
 
 @pytest.fixture
@@ -100,3 +103,54 @@ async def test_metrics_move_with_the_work(api: ApiClient) -> None:
     assert grew("motcua_http_requests_total", method="POST", route=route, status="200") >= 1
     assert code not in after  # routes by template: no dossier code in any label
     assert _value(after, "motcua_open_tasks", department="KT") >= 1
+
+
+async def test_one_grep_follows_a_dossier_across_api_and_worker(
+    api: ApiClient, stack: Stack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API's line for a request and the worker's line for the transition it caused carry
+    the same dossier code and request id."""
+    caplog.set_level(logging.INFO)
+    code = (await api.submit("1.001612"))["code"]
+    headers = {**await api.as_official(DESK), "X-Request-Id": f"trace-{code}"}
+    r = await api.http.post(f"/api/v1/dossiers/{code}/actions", json={"action": "accept"},
+                            headers=headers)  # fmt: skip
+    assert r.status_code == 200, r.text
+    assert r.headers["X-Request-Id"] == f"trace-{code}"
+
+    def lines(event: str) -> list[dict[str, Any]]:
+        return [
+            record.msg
+            for record in caplog.records
+            if isinstance(record.msg, dict)
+            and record.msg.get("event") == event
+            and record.msg.get("dossier_code") == code
+        ]
+
+    [request] = [line for line in lines("request") if line["method"] == "POST"
+                 and line["path"].endswith("/actions")]  # fmt: skip
+    assert request["request_id"] == f"trace-{code}"
+    by_request = [line for line in lines("dossier transition")
+                  if line["request_id"] == f"trace-{code}"]  # fmt: skip
+    # Accepted, routed, and the first review step started: what the request caused.
+    assert [(t["stage"], t["actions"]) for t in by_request] == [
+        ("routing", ["accept", "routed"]),
+        ("review", ["step_started"]),
+    ]
+    submitted = [line for line in lines("dossier transition") if line["seq"] == 1]
+    assert submitted and submitted[0]["request_id"] not in (None, f"trace-{code}")
+
+
+async def test_stage_since_tells_how_long_a_dossier_has_waited(
+    api: ApiClient, stack: Stack
+) -> None:
+    created = await api.submit("1.001612")
+    code = created["code"]
+    handle = stack.client.get_workflow_handle(code)
+    at_intake = (await handle.describe()).typed_search_attributes.get(sa.STAGE_SINCE)
+    assert at_intake == datetime.fromisoformat(created["received_at"])
+    await api.act(code, DESK, "accept")
+    in_review = (await handle.describe()).typed_search_attributes.get(sa.STAGE_SINCE)
+    assert in_review is not None and in_review > at_intake
+    await api.act(code, "kt.specialist", "approve")  # same stage: still waiting since then
+    assert (await handle.describe()).typed_search_attributes.get(sa.STAGE_SINCE) == in_review
