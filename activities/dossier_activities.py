@@ -499,7 +499,13 @@ class DossierActivities:
                 )
                 .on_conflict_do_update(
                     index_elements=["dossier_code"],
-                    set_={"status": "paid", "paid_at": payment.paid_at},
+                    # Over a gateway payment still pending: it was paid at the desk instead.
+                    set_={
+                        "status": "paid",
+                        "via": f"desk:{payment.received_by}",
+                        "paid_at": payment.paid_at,
+                        "pay_url": None,
+                    },
                     where=Payment.status != "paid",
                 )
             )

@@ -8,7 +8,14 @@ from temporalio import activity
 from domain.catalog import LoadedCatalog
 from store.catalog import latest_catalog
 from store.db import Sessionmaker
-from store.statistics import GroupBy, SnapshotGroup, StatsFilter, save_snapshot, service_index_by
+from store.statistics import (
+    GroupBy,
+    IndexCounts,
+    SnapshotGroup,
+    StatsFilter,
+    save_snapshot,
+    service_index_by,
+)
 
 SCOPES: tuple[GroupBy, ...] = ("agency", "procedure", "department")
 
@@ -21,7 +28,7 @@ class SnapshotRequest:
 @dataclass
 class SnapshotResult:
     day: str
-    groups: int  # agencies, procedures and departments with dossiers this month
+    groups: int  # the catalog's agencies, and procedures and departments with dossiers
     written: int  # 0 when the day had been kept already
 
 
@@ -32,26 +39,34 @@ class StatisticsActivities:
     @activity.defn
     async def take_snapshot(self, request: SnapshotRequest) -> SnapshotResult:
         """The month-to-date counts at the end of `request.day`, per agency, procedure and
-        department, named as today's catalog names them, kept once."""
+        department, named as the catalog names them when it runs (the next night, unless
+        caught up later), kept once. Every agency of the catalog gets its row, dossiers or
+        not, so a day missing from an agency's trend is a night the snapshot did not run."""
         day = date.fromisoformat(request.day)
         f = StatsFilter.month_to_date(day)
         async with self._sessionmaker.begin() as session:
             catalog = await latest_catalog(session)
-            groups = [
-                SnapshotGroup(scope, key, _name(catalog, scope, key), counts)
-                for scope in SCOPES
-                for key, counts in (await service_index_by(session, f, scope)).items()
-            ]
+            names = _names(catalog)
+            groups: list[SnapshotGroup] = []
+            for scope in SCOPES:
+                counted = await service_index_by(session, f, scope)
+                if scope == "agency":
+                    counted = {code: IndexCounts.none() for code in names["agency"]} | counted
+                groups += [
+                    SnapshotGroup(scope, key, names[scope].get(key, key), counts)
+                    for key, counts in counted.items()
+                ]
             written = await save_snapshot(session, day, f, groups)
         return SnapshotResult(request.day, len(groups), written)
 
 
-def _name(catalog: LoadedCatalog | None, scope: GroupBy, key: str) -> str:
+def _names(catalog: LoadedCatalog | None) -> dict[GroupBy, dict[str, str]]:
+    """Codes to names, per scope (a code the catalog no longer has keeps its code)."""
     if catalog is None:
-        return key
-    names: dict[str, str] = {
-        "agency": {a.code: a.name for a in catalog.catalog.agencies},
-        "procedure": {p.code: p.name for p in catalog.catalog.procedures},
-        "department": {d.code: d.name for d in catalog.catalog.departments},
-    }[scope]
-    return names.get(key, key)  # a code the catalog no longer has keeps its code
+        return {"agency": {}, "procedure": {}, "department": {}}
+    c = catalog.catalog
+    return {
+        "agency": {a.code: a.name for a in c.agencies},
+        "procedure": {p.code: p.name for p in c.procedures},
+        "department": {d.code: d.name for d in c.departments},
+    }

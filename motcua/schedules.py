@@ -10,6 +10,7 @@ from temporalio.client import (
     ScheduleActionStartWorkflow,
     ScheduleAlreadyRunningError,
     ScheduleCalendarSpec,
+    ScheduleOverlapPolicy,
     SchedulePolicy,
     ScheduleRange,
     ScheduleSpec,
@@ -39,8 +40,11 @@ def snapshot_schedule(task_queue: str) -> Schedule:
         spec=ScheduleSpec(
             calendars=[ScheduleCalendarSpec(hour=[ScheduleRange(17)], minute=[ScheduleRange(30)])]
         ),
-        # A worker or cluster down for a few days still takes the days it missed.
-        policy=SchedulePolicy(catchup_window=timedelta(days=7)),
+        # A cluster down for up to a week still takes the days it missed, and the nights a
+        # worker was down queue up behind the first (one run at a time; each keeps its own day).
+        policy=SchedulePolicy(
+            catchup_window=timedelta(days=7), overlap=ScheduleOverlapPolicy.BUFFER_ALL
+        ),
     )
 
 
@@ -51,7 +55,8 @@ async def ensure_schedules(client: Client, task_queue: str) -> None:
         log.info("schedule created", schedule_id=SNAPSHOT_SCHEDULE_ID)
     except ScheduleAlreadyRunningError:
 
-        def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+        def replace(current: ScheduleUpdateInput) -> ScheduleUpdate:
+            schedule.state = current.description.schedule.state  # e.g. an operator's pause
             return ScheduleUpdate(schedule=schedule)
 
         await client.get_schedule_handle(SNAPSHOT_SCHEDULE_ID).update(replace)

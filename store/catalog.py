@@ -2,7 +2,7 @@
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -14,7 +14,8 @@ async def record_catalog_version(session: AsyncSession, catalog: LoadedCatalog) 
     await session.execute(
         insert(CatalogVersion)
         .values(version=catalog.version, content=catalog.content)
-        .on_conflict_do_nothing(index_elements=["version"])
+        # Loaded again (an older version brought back): it is the current one from now.
+        .on_conflict_do_update(index_elements=["version"], set_={"loaded_at": func.now()})
     )
 
 

@@ -55,6 +55,11 @@ class IndexCounts:
     rated: int
     dissatisfied: int
 
+    @classmethod
+    def none(cls) -> "IndexCounts":
+        """A group that received no dossier."""
+        return _counts(_NOTHING)
+
 
 @dataclass
 class SnapshotGroup:
@@ -65,6 +70,7 @@ class SnapshotGroup:
 
 
 _COUNT_NAMES = [f.name for f in fields(IndexCounts) if f.name != "processing_seconds"]
+_NOTHING = {**dict.fromkeys(_COUNT_NAMES, 0), "processing_seconds": 0.0}
 
 
 async def service_index(session: AsyncSession, f: StatsFilter) -> IndexCounts:
@@ -126,10 +132,10 @@ async def save_snapshot(
 
 async def snapshots(
     session: AsyncSession, scope: GroupBy, key: str, first: date, last: date
-) -> list[tuple[date, str, IndexCounts]]:
+) -> list[ServiceIndexSnapshot]:
     """The kept snapshots of one agency, procedure or department, day by day."""
-    rows = await session.execute(
-        select(ServiceIndexSnapshot.day, ServiceIndexSnapshot.name, ServiceIndexSnapshot.counts)
+    rows = await session.scalars(
+        select(ServiceIndexSnapshot)
         .where(
             ServiceIndexSnapshot.scope == scope,
             ServiceIndexSnapshot.key == key,
@@ -137,13 +143,18 @@ async def snapshots(
         )
         .order_by(ServiceIndexSnapshot.day)
     )
-    return [(day, name, IndexCounts(**counts)) for day, name, counts in rows]
+    return list(rows)
+
+
+def kept_counts(snapshot: ServiceIndexSnapshot) -> IndexCounts:
+    """A snapshot's counts (one kept before a count was added has it as 0)."""
+    return _counts(_NOTHING | snapshot.counts)
 
 
 def _index_query(f: StatsFilter, keys: list[Any]) -> Select[Any]:
     d = Dossier
     end_of_processing, finished, late = _end_of_processing(), _finished(f), _late(f)
-    returned = d.status_code == 10
+    returned = and_(d.status_code == 10, d.finished_at < f.end)  # by the period's end
     count = func.count()
     query = (
         select(

@@ -70,7 +70,9 @@ async def test_the_applicant_rates_once_the_result_is_returned(
     ).status_code == 404
     async with stack.sessionmaker() as session:
         rating = await session.get_one(Rating, code)
+        dossier = await session.get_one(Dossier, code)
     assert (rating.satisfaction, rating.comment) == ("dissatisfied", "Chờ lâu")
+    assert dossier.satisfaction == "dissatisfied"  # copied for the service index
 
 
 def _value(metrics: str, name: str, **labels: str) -> float:

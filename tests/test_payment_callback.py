@@ -7,6 +7,8 @@ import httpx
 
 from api.security import gateway_signature
 from motcua.settings import Settings
+from store.db import Sessionmaker
+from store.models import Dossier
 from tests.client import DESK, ApiClient, username
 
 CALLBACK = "/api/v1/payments/callback"
@@ -51,7 +53,7 @@ async def test_bad_signature_stale_timestamp_and_unknown_payment(
 
 
 async def test_a_replayed_callback_changes_nothing(
-    http: httpx.AsyncClient, settings: Settings, demo_password: str
+    http: httpx.AsyncClient, settings: Settings, demo_password: str, sessionmaker: Sessionmaker
 ) -> None:
     api = ApiClient(http, demo_password)
     created = await api.submit("1.001612")
@@ -67,3 +69,5 @@ async def test_a_replayed_callback_changes_nothing(
     assert again.status_code == 200
     state = await api.wait_for(code, key, "done")
     assert [e["action"] for e in state["history"]].count("paid") == 1
+    async with sessionmaker() as session:  # counted as paid online in the service index
+        assert (await session.get_one(Dossier, code)).paid_online

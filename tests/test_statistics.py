@@ -201,10 +201,11 @@ async def test_the_nightly_snapshot_keeps_the_month_once(
         await snapshot(datetime.now(VN_TZ).date().isoformat())
     assert "has not ended yet" in str(refused.value.cause)
     first = await snapshot()
-    # The agency, the procedure, and the two departments dossiers passed through.
-    assert (first.groups, first.written) == (4, 4)
+    # The catalog's two agencies (one with no dossiers: kept as zeros), the procedure, and
+    # the two departments dossiers passed through.
+    assert (first.groups, first.written) == (5, 5)
     again = await snapshot()
-    assert (again.groups, again.written) == (4, 0)  # the first snapshot of a day stands
+    assert (again.groups, again.written) == (5, 0)  # the first snapshot of a day stands
 
     api = ApiClient(http, demo_password)
     headers = await api.as_official("ld.leader")
@@ -224,14 +225,22 @@ async def test_the_nightly_snapshot_keeps_the_month_once(
     assert r.status_code == 403
     r = await api.http.get(f"{url}&scope=street&key=KT", headers=headers)
     assert r.status_code == 422
+    [land] = (await api.http.get(f"{url}&scope=agency&key=000.00.20.H39", headers=headers)).json()
+    assert land["index"]["received"]["total"] == 0
+    far = "/api/v1/stats/snapshots?from=9999-12-01&to=9999-12-31&scope=agency&key=x"
+    r = await api.http.get(far, headers=headers)
+    assert r.status_code == 422 and "2099-12-31" in r.text
 
 
 async def test_the_schedule_takes_yesterday(stack: Stack) -> None:
     """The worker creates the nightly schedule at start; triggered now, it keeps yesterday."""
     await ensure_schedules(stack.client, stack.settings.temporal_task_queue)
-    await ensure_schedules(stack.client, stack.settings.temporal_task_queue)  # a restart
     schedule = stack.client.get_schedule_handle(SNAPSHOT_SCHEDULE_ID)
     try:
+        await schedule.pause(note="an operator's pause")
+        await ensure_schedules(stack.client, stack.settings.temporal_task_queue)  # a restart
+        assert (await schedule.describe()).schedule.state.paused  # kept
+        await schedule.unpause()
         await schedule.trigger()
         for _ in range(100):
             actions = (await schedule.describe()).info.recent_actions

@@ -153,7 +153,8 @@ class DossierWorkflow:
         self._consultation_rounds = 0
         # Whether the desk was told the appointment cannot be met (once, until it apologises).
         self._apology_alerted = False
-        # The API request behind the transitions being recorded (None for a timer's).
+        # The API request whose input the run loop is acting on, until it next waits: the
+        # transitions it records meanwhile were caused by it (None: by a timer).
         self._request_id = input.request_id
 
     # ---- the lifecycle -------------------------------------------------------------------
@@ -214,6 +215,7 @@ class DossierWorkflow:
     async def _stop_on_withdrawal(self) -> None:
         """The applicant asked to withdraw: the desk confirms, and processing stops."""
         assert self._withdrawal is not None
+        self._request_id = self._withdrawal.request_id
         self._stopping = True
         self._tickets_taken += 1  # the applicant's request, answered once the desk holds it
         self._status = StatusCode.WITHDRAWAL_REQUESTED
@@ -264,6 +266,7 @@ class DossierWorkflow:
             )
             if self._gateway_payment is None:
                 raise _WithdrawalRequested
+            self._request_id = self._gateway_payment.request_id
             self._note(SlipAction.PAID, actor="gateway", note=self._gateway_payment.payment_id)
             self._task = None
             return
@@ -344,6 +347,7 @@ class DossierWorkflow:
         supplied, self._supplied, self._awaiting_supplement = self._supplied, None, False
         if supplied is None:
             raise _WithdrawalRequested
+        self._request_id = supplied.request_id
         self._tickets_taken += 1
         await workflow.execute_local_activity_method(
             DossierActivities.record_supplement,
@@ -444,7 +448,8 @@ class DossierWorkflow:
                     assignee.username,
                     f"{task.step_name}: giao cho {assignee.username}, hạn {self._due_text(task)}",
                 )
-            ]
+            ],
+            request_id=request.request_id,
         )
 
     async def _extend(self, request: ActionRequest) -> None:
@@ -470,6 +475,7 @@ class DossierWorkflow:
             ],
             notice=f"Hồ sơ {self._input.code}: xin lỗi vì chậm trả kết quả; hẹn lại "
             f"{_local(self._due_at)}.",
+            request_id=request.request_id,
         )
 
     # ---- tasks and the control slip --------------------------------------------------------
@@ -643,12 +649,13 @@ class DossierWorkflow:
         """The dossier is about to wait for its next input: the updates of the actions that
         led here may now return, showing the state the dossier settled in."""
         self._tickets_answered = self._tickets_taken
-        self._request_id = None  # what is recorded next, a later request or timer causes
+        self._request_id = None
 
     def _take_pending(self) -> ActionRequest:
         request = self._pending
         assert request is not None
         self._pending = None
+        self._request_id = request.request_id
         self._tickets_taken += 1
         return request
 
@@ -693,6 +700,7 @@ class DossierWorkflow:
         documents: list[DocumentIssue] | None = None,
         alerts: list[OfficialAlert] | None = None,
         notice: str | None = None,
+        request_id: str | None = None,
     ) -> None:
         """Write the current state and the new slip entries to the read model, with the
         documents to issue and the officials to alert at this point, and update the search
@@ -719,7 +727,9 @@ class DossierWorkflow:
                 documents=documents or [],
                 alerts=alerts or [],
                 notice=notice,
-                request_id=self._request_id,
+                # An update recorded in its own handler names its request; the run loop's
+                # records, the input it is acting on.
+                request_id=request_id or self._request_id,
             ),
             start_to_close_timeout=_ACTIVITY_TIMEOUT,
             retry_policy=_ACTIVITY_RETRY,
@@ -764,13 +774,10 @@ class DossierWorkflow:
     async def act(self, request: ActionRequest) -> ActionResult:
         # Re-checked here: another update may have been accepted since the validator ran.
         self._check_action(request)
-        self._request_id = request.request_id
         if request.action == Action.REASSIGN:
             await self._reassign(request)
-            self._request_id = None  # recorded: the dossier stays where it is
         elif request.action == Action.EXTEND:
             await self._extend(request)
-            self._request_id = None
         else:
             self._pending = request
             await self._until_answered()
@@ -944,7 +951,6 @@ class DossierWorkflow:
         """The applicant sends what was missing; the dossier goes back where it was."""
         self._check_supplement(submission)
         self._supplied = submission
-        self._request_id = submission.request_id
         await self._until_answered()
         return ActionResult(int(self._status), str(self._stage), self._task)
 
@@ -970,7 +976,6 @@ class DossierWorkflow:
     async def request_withdrawal(self, request: WithdrawalRequest) -> ActionResult:
         self._check_withdrawal()
         self._withdrawal = request
-        self._request_id = request.request_id
         await self._until_answered()
         if not self._stopping:
             self._withdrawal = None
@@ -1005,7 +1010,6 @@ class DossierWorkflow:
             workflow.logger.warning("payment confirmation ignored: amount differs from the fee")
             return
         self._gateway_payment = confirmation
-        self._request_id = confirmation.request_id
 
     @workflow.query
     def state(self) -> DossierState:

@@ -43,6 +43,9 @@ class ServiceIndexSnapshotWorkflow:
             StatisticsActivities.take_snapshot,
             SnapshotRequest(day.isoformat()),
             start_to_close_timeout=timedelta(minutes=10),
+            # Given up after a few hours, so a run that keeps failing does not hold back the
+            # nights queued behind it.
+            schedule_to_close_timeout=timedelta(hours=4),
             retry_policy=RetryPolicy(maximum_interval=timedelta(minutes=5)),
         )
 

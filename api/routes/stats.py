@@ -17,6 +17,7 @@ from store.statistics import (
     GroupBy,
     IndexCounts,
     StatsFilter,
+    kept_counts,
     service_index,
     service_index_by,
     snapshots,
@@ -69,6 +70,12 @@ class DaySnapshot(BaseModel):
     index: ServiceIndex = Field(description="For dossiers received from the month's first day")
 
 
+# Vietnam dates; bounded, so a period's end is always a date too.
+_FIRST_DAY, _LAST_DAY = date(2000, 1, 1), date(2099, 12, 31)
+FromDay = Annotated[date, Query(alias="from", ge=_FIRST_DAY, le=_LAST_DAY)]
+ToDay = Annotated[date, Query(alias="to", ge=_FIRST_DAY, le=_LAST_DAY, description="inclusive")]
+
+
 def _leader_or_operator(official: OfficialDep) -> TokenClaims:
     if official.role not in (LEADER_ROLE, OPERATOR_ROLE):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for leaders and operators")
@@ -84,8 +91,8 @@ def _figure(numerator: float, denominator: int) -> Figure:
 async def stats(
     session: SessionDep,
     viewer: Annotated[TokenClaims, Depends(_leader_or_operator)],
-    period_from: Annotated[date, Query(alias="from")],
-    period_to: Annotated[date, Query(alias="to", description="inclusive")],
+    period_from: FromDay,
+    period_to: ToDay,
     agency: Annotated[str | None, Query(max_length=64)] = None,
     procedure: Annotated[str | None, Query(max_length=64)] = None,
     department: Annotated[str | None, Query(max_length=64)] = None,
@@ -107,8 +114,8 @@ async def stats_breakdown(
     session: SessionDep,
     viewer: Annotated[TokenClaims, Depends(_leader_or_operator)],
     by: Annotated[Literal["procedure", "department"], Query()],
-    period_from: Annotated[date, Query(alias="from")],
-    period_to: Annotated[date, Query(alias="to", description="inclusive")],
+    period_from: FromDay,
+    period_to: ToDay,
     agency: Annotated[str | None, Query(max_length=64)] = None,
 ) -> list[GroupIndex]:
     """Online and on-time rates per procedure, or per department (a dossier counts for each
@@ -135,16 +142,19 @@ async def stats_snapshots(
     viewer: Annotated[TokenClaims, Depends(_leader_or_operator)],
     scope: Annotated[GroupBy, Query()],
     key: Annotated[str, Query(min_length=1, max_length=64, description="its code")],
-    period_from: Annotated[date, Query(alias="from")],
-    period_to: Annotated[date, Query(alias="to", description="inclusive")],
+    period_from: FromDay,
+    period_to: ToDay,
 ) -> list[DaySnapshot]:
     """The month-to-date service index of one agency, procedure or department as the nightly
     snapshot kept it, day by day: the trend, whatever the catalog has become since."""
-    _period(period_from, period_to)
-    kept = await snapshots(session, scope, key, period_from, period_to)
+    _check_period(period_from, period_to)
     return [
-        DaySnapshot(day=day, name=name, index=index_of(counts, day.replace(day=1), day))
-        for day, name, counts in kept
+        DaySnapshot(
+            day=kept.day,
+            name=kept.name,
+            index=index_of(kept_counts(kept), kept.period_start.astimezone(VN_TZ).date(), kept.day),
+        )
+        for kept in await snapshots(session, scope, key, period_from, period_to)
     ]
 
 
@@ -175,10 +185,14 @@ def index_of(c: IndexCounts, period_from: date, period_to: date) -> ServiceIndex
 
 def _period(period_from: date, period_to: date) -> tuple[datetime, datetime]:
     """The instants a period of Vietnam dates (both included) runs between."""
-    if period_to < period_from or (period_to - period_from).days > 3660:
-        raise HTTPException(422, detail="`to` must be on or after `from`, within ten years")
+    _check_period(period_from, period_to)
     start = datetime.combine(period_from, time.min, VN_TZ)
     return start, datetime.combine(period_to + timedelta(days=1), time.min, VN_TZ)
+
+
+def _check_period(period_from: date, period_to: date) -> None:
+    if period_to < period_from or (period_to - period_from).days > 3660:
+        raise HTTPException(422, detail="`to` must be on or after `from`, within ten years")
 
 
 def _csv(index: ServiceIndex) -> str:

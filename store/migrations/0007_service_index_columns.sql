@@ -6,13 +6,6 @@ ALTER TABLE dossiers
     ADD COLUMN paid_online  boolean NOT NULL DEFAULT false,
     ADD COLUMN satisfaction text;
 
-UPDATE dossiers SET paid_online = true
-FROM payments p
-WHERE p.dossier_code = dossiers.code AND p.status = 'paid' AND p.via = 'gateway';
-UPDATE dossiers SET satisfaction = r.satisfaction
-FROM ratings r
-WHERE r.dossier_code = dossiers.code;
-
 -- The fee stands paid through the gateway (a refund or a desk payment does not count).
 CREATE FUNCTION dossiers_copy_payment() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
@@ -34,3 +27,12 @@ END
 $$;
 CREATE TRIGGER ratings_copy_to_dossier AFTER INSERT OR UPDATE OF satisfaction ON ratings
     FOR EACH ROW EXECUTE FUNCTION dossiers_copy_rating();
+
+-- Copied for the rows already there: after the triggers exist, so none written meanwhile is
+-- missed.
+UPDATE dossiers SET paid_online = true
+FROM payments p
+WHERE p.dossier_code = dossiers.code AND p.status = 'paid' AND p.via = 'gateway';
+UPDATE dossiers SET satisfaction = r.satisfaction
+FROM ratings r
+WHERE r.dossier_code = dossiers.code;
