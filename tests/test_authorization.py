@@ -98,6 +98,27 @@ async def test_officials_lists(world: dict[str, Any], caller: str, path: str) ->
     assert r.status_code == (200 if is_official else 401), r.text
 
 
+PERIOD = "from=2026-11-01&to=2026-11-30"
+LEADERS_VIEWS = [
+    f"/api/v1/stats?{PERIOD}",
+    f"/api/v1/stats?{PERIOD}&format=csv",
+    f"/api/v1/stats/breakdown?by=department&{PERIOD}",
+    f"/api/v1/stats/snapshots?scope=agency&key=000.00.15.H39&{PERIOD}",
+]
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+@pytest.mark.parametrize("path", [*LEADERS_VIEWS, "/api/v1/admin/dossiers"])
+async def test_the_service_index_is_for_leaders_and_the_running_list_for_operators(
+    world: dict[str, Any], caller: str, path: str
+) -> None:
+    r = await world["api"].http.get(path, headers=world["headers"][caller])
+    allowed = {"ops.operator", "ld.leader"} if path in LEADERS_VIEWS else {"ops.operator"}
+    is_official = caller not in (NO_ONE, EXPIRED, FORGED, APPLICANT_A, APPLICANT_B)
+    expected = 200 if caller in allowed else 403 if is_official else 401
+    assert r.status_code == expected, r.text
+
+
 @pytest.mark.parametrize("caller", CALLERS)
 async def test_the_payload_codec_is_for_operators(world: dict[str, Any], caller: str) -> None:
     r = await world["api"].http.post(
