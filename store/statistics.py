@@ -65,7 +65,7 @@ class IndexCounts:
 class SnapshotGroup:
     scope: GroupBy
     key: str
-    name: str  # as the catalog names it on the day
+    name: str  # as the catalog names it when the snapshot is taken
     counts: IndexCounts
 
 
@@ -85,18 +85,16 @@ async def service_index_by(
 ) -> dict[str, IndexCounts]:
     """The same counts per agency, per procedure, or per department that held one of the
     dossiers' steps (a dossier counts for each department it passed through)."""
-    d = Dossier
     key: Any
-    if by == "agency":
-        key = d.agency_code
-    elif by == "procedure":
-        key = d.procedure_code
-    else:
+    if by == "department":
         visits = select(SlipEntryRow.dossier_code, SlipEntryRow.department).distinct().subquery()
         key = visits.c.department
-    query = _index_query(f, [key.label("group_key")]).group_by(key)
-    if by == "department":
-        query = query.join(visits, visits.c.dossier_code == d.code)
+        query = _index_query(f, [key.label("group_key")])
+        query = query.join(visits, visits.c.dossier_code == Dossier.code)
+    else:
+        key = Dossier.agency_code if by == "agency" else Dossier.procedure_code
+        query = _index_query(f, [key.label("group_key")])
+    query = query.group_by(key)
     await _without_jit(session)
     rows = await session.execute(query)
     return {str(row.group_key): _counts(row._mapping) for row in rows}
