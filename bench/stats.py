@@ -3,7 +3,7 @@ dossiers spread over a year, with their end-of-processing slip entries, payments
 then times the query (the median of five runs). Prints one line:
 
     dossiers=… seeded_s=… stats_month_ms=… stats_year_ms=… stats_department_month_ms=…
-    stats_department_year_ms=… snapshot_ms=…
+    stats_department_year_ms=… snapshot_ms=… running_overdue_ms=… open_tasks_ms=…
 
     .venv/bin/python bench/stats.py [--dossiers 1000000]
 """
@@ -26,6 +26,7 @@ from motcua import embedded
 from motcua.cli import prepare_database
 from motcua.settings import Settings
 from store.db import create_engine, create_sessionmaker
+from store.dossiers import running_dossiers, tasks_by_department
 from store.statistics import StatsFilter, service_index, service_index_by
 
 # A year of dossiers: channels, applicant kinds, statuses and fees in realistic proportions.
@@ -101,6 +102,7 @@ async def main(dossiers: int, database_url: str) -> None:
         for scope in SCOPES:
             await service_index_by(session, StatsFilter.month_to_date(date(2025, 3, 31)), scope)
 
+    now = datetime.now(VN_TZ)  # every dossier still running is past its appointment
     march = (datetime(2025, 3, 1, tzinfo=VN_TZ), datetime(2025, 4, 1, tzinfo=VN_TZ))
     year = (datetime(2025, 1, 1, tzinfo=VN_TZ), datetime(2026, 1, 1, tzinfo=VN_TZ))
     print(
@@ -109,7 +111,10 @@ async def main(dossiers: int, database_url: str) -> None:
         f"stats_year_ms={await index(*year)} "
         f"stats_department_month_ms={await index(*march, department='KT')} "
         f"stats_department_year_ms={await index(*year, department='KT')} "
-        f"snapshot_ms={await timed(snapshot)}",
+        f"snapshot_ms={await timed(snapshot)} "
+        # The operators' views: a department's late dossiers, and the open tasks of /metrics.
+        f"running_overdue_ms={await timed(lambda s: running_dossiers(s, 'KT', now, 100, 0))} "
+        f"open_tasks_ms={await timed(lambda s: tasks_by_department(s, now))}",
         flush=True,
     )
     await engine.dispose()
