@@ -17,8 +17,8 @@ DUE_AT = SearchAttributeKey.for_datetime("DueAt")
 STEP_DUE_AT = SearchAttributeKey.for_datetime("StepDueAt")
 # When the dossier entered its stage: how long it has waited there (e.g. for payment).
 STAGE_SINCE = SearchAttributeKey.for_datetime("StageSince")
-# Temporal's SQL visibility stores (SQLite in the dev server, PostgreSQL in compose) take three
-# custom Datetime attributes per namespace: these are all three.
+# (Temporal's SQL visibility stores, SQLite in the dev server and PostgreSQL in compose, take
+# three custom Datetime attributes per namespace: DueAt, StepDueAt and StageSince use them all.)
 
 ALL = (
     DOSSIER_CODE,

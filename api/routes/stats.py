@@ -66,7 +66,7 @@ class GroupIndex(BaseModel):
 
 class DaySnapshot(BaseModel):
     day: date = Field(description="The figures as they stood at this day's end")
-    name: str = Field(description="As the catalog named the agency, procedure or department then")
+    name: str = Field(description="The agency's, procedure's or department's, when it was kept")
     index: ServiceIndex = Field(description="For dossiers received from the month's first day")
 
 
