@@ -5,7 +5,6 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
@@ -18,15 +17,14 @@ with workflow.unsafe.imports_passed_through():
         ConsultationInput,
         ConsultationOutcome,
     )
-
-_ACTIVITY_TIMEOUT = timedelta(seconds=30)
-_ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+    from workflows.run_version import RunVersion
 
 
 @workflow.defn
 class ConsultationWorkflow:
     @workflow.init
     def __init__(self, input: ConsultationInput) -> None:
+        self._version = RunVersion.decide()
         self._input = input
         self._answer: ConsultationAnswer | None = None
         self._closed = False  # answered, out of time, or cancelled: no answer is taken now
@@ -56,7 +54,7 @@ class ConsultationWorkflow:
 
     async def _record(self, status: str) -> None:
         answer = self._answer
-        await workflow.execute_local_activity_method(
+        await self._version.write(
             DossierActivities.record_consultation,
             ConsultationRecord(
                 id=workflow.info().workflow_id,
@@ -66,8 +64,6 @@ class ConsultationWorkflow:
                 opinion=answer.opinion if answer else None,
                 at=workflow.now(),
             ),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
         )
 
     @workflow.update

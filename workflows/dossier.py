@@ -69,22 +69,21 @@ with workflow.unsafe.imports_passed_through():
         SupplementSubmission,
         WithdrawalRequest,
     )
+    from workflows.run_version import RunVersion
 
 ONLINE_PAYMENT_STEP = "Nộp phí, lệ phí trực tuyến"
 
-# Behaviour added since dossiers started running: histories from before each patch replay
-# without it (see tests/test_replay.py).
+# Behaviour added while legacy dossiers were running (see workflows/run_version.py): their
+# histories from before each patch replay without it.
 STEP_REMINDERS = "step-reminders"
 
 # How far one apology may move an appointment (the pinned calendar covers three years).
 MAX_EXTENSION = timedelta(days=365)
 
-_ACTIVITY_TIMEOUT = timedelta(seconds=30)
-# Activities retry until they succeed: the database coming back is the normal end of an outage.
-_ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
-# Writes to our own database are short: they run as local activities, in the workflow task,
-# which spares two round trips to the server per write. Calls to outside parties (the payment
-# gateway) stay regular activities, with their own task queue slot and retries.
+# The payment gateway, an outside party: asked until it answers. (Writes to our own database
+# go through RunVersion.write.)
+_GATEWAY_TIMEOUT = timedelta(seconds=30)
+_GATEWAY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 
 class _WithdrawalRequested(Exception):
@@ -114,6 +113,8 @@ def _local(moment: datetime) -> str:
 class DossierWorkflow:
     @workflow.init
     def __init__(self, input: DossierInput) -> None:
+        # First, before any command: an update may run before `run` does.
+        self._version = RunVersion.decide()
         self._input = input
         self._calendar = input.calendar.calendar()
         self._status = StatusCode.SUBMITTED
@@ -226,13 +227,11 @@ class DossierWorkflow:
         self._note(SlipAction.STEP_STARTED, actor=SYSTEM_ACTOR)
         await self._record()
         await self._await_decision()
-        if workflow.patched("settle-payment-on-withdrawal"):
+        if self._version.patched("settle-payment-on-withdrawal"):
             # A fee not yet paid is cancelled; one already paid is owed back.
-            await workflow.execute_local_activity_method(
+            await self._version.write(
                 DossierActivities.settle_payment_on_withdrawal,
                 self._input.code,
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_ACTIVITY_RETRY,
             )
         await self._finish(StatusCode.STOPPED, Outcome.WITHDRAWN)
 
@@ -245,8 +244,8 @@ class DossierWorkflow:
             payment = await workflow.execute_activity_method(
                 DossierActivities.request_payment,
                 PaymentRequestInput(input.code, input.procedure.fee_vnd),
-                start_to_close_timeout=_ACTIVITY_TIMEOUT,
-                retry_policy=_ACTIVITY_RETRY,
+                start_to_close_timeout=_GATEWAY_TIMEOUT,
+                retry_policy=_GATEWAY_RETRY,
             )
             self._note(SlipAction.PAYMENT_REQUESTED, actor=SYSTEM_ACTOR, note=payment.payment_id)
             # The applicant holds this step: it ends with the gateway's confirmation.
@@ -273,13 +272,11 @@ class DossierWorkflow:
         # Paid at the desk, recorded by the official who took the fee.
         await self._hold_at_desk(Stage.PAYMENT, due_at=None)
         request = await self._await_decision()
-        await workflow.execute_local_activity_method(
+        await self._version.write(
             DossierActivities.record_desk_payment,
             DeskPaymentInput(
                 input.code, input.procedure.fee_vnd, request.actor.username, workflow.now()
             ),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
         )
 
     async def _deliver(self, reason: str | None) -> None:
@@ -289,14 +286,12 @@ class DossierWorkflow:
             raise _WithdrawalRequested
         self._status, self._stage, self._task = StatusCode.PROCESSED, Stage.DELIVERY, None
         kind = "refusal" if self._outcome == Outcome.REJECTED else "result"
-        document = await workflow.execute_local_activity_method(
+        document = await self._version.write(
             DossierActivities.issue_document,
             IssueDocumentInput(self._input.code, kind, reason, workflow.now()),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
         )
         self._note(SlipAction.RESULT_ISSUED, actor=SYSTEM_ACTOR, note=document.name)
-        if workflow.patched("record-result-issued"):
+        if self._version.patched("record-result-issued"):
             # Status 9 reaches the read model (and the applicant) even when the result is
             # returned at once, online. Histories from before this change replay without it.
             await self._record()
@@ -349,11 +344,9 @@ class DossierWorkflow:
             raise _WithdrawalRequested
         self._request_id = supplied.request_id
         self._tickets_taken += 1
-        await workflow.execute_local_activity_method(
+        await self._version.write(
             DossierActivities.record_supplement,
             SupplementRecord(self._input.code, self._supplement_requests, supplied),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
         )
         resumed_at = workflow.now()
         self._supplement_time += self._calendar.working_time_between(paused_at, resumed_at)
@@ -567,7 +560,7 @@ class DossierWorkflow:
         deadlines = []
         if task.due_at is not None and not task.overdue:
             deadlines.append((task.due_at, "overdue"))
-        if workflow.patched(STEP_REMINDERS):
+        if self._version.patched(STEP_REMINDERS):
             if task.remind_at is not None and not task.reminded:
                 deadlines.append((task.remind_at, "reminder"))
             latest_start = self._latest_start()
@@ -710,7 +703,7 @@ class DossierWorkflow:
         task = self._task
         self._upsert_search_attributes()
         workflow.set_current_details(self._current_details())
-        await workflow.execute_local_activity_method(
+        await self._version.write(
             DossierActivities.record_transition,
             TransitionRecord(
                 code=self._input.code,
@@ -731,8 +724,6 @@ class DossierWorkflow:
                 # records, the input it is acting on.
                 request_id=request_id or self._request_id,
             ),
-            start_to_close_timeout=_ACTIVITY_TIMEOUT,
-            retry_policy=_ACTIVITY_RETRY,
         )
 
     @property
@@ -758,7 +749,7 @@ class DossierWorkflow:
             sa.DUE_AT: self._due_at,
         }
         current = workflow.info().typed_search_attributes
-        if current.get(sa.STAGE) != str(self._stage) and workflow.patched("stage-since"):
+        if current.get(sa.STAGE) != str(self._stage) and self._version.patched("stage-since"):
             wanted[sa.STAGE_SINCE] = workflow.now()
         updates = [
             key.value_set(value) if value is not None else key.value_unset()
