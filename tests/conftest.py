@@ -32,6 +32,11 @@ from worker import build_worker
 from workflows import search_attributes as sa
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked `after_everything` (the replay of every history the suite made) run last."""
+    items.sort(key=lambda item: item.get_closest_marker("after_everything") is not None)
+
+
 def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

@@ -29,6 +29,7 @@ from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Consultation, Document, Dossier, OfficialAlertRow, SlipEntryRow
 from tests.conftest import insert_dossier
+from tests.replaying import check_replays
 from worker import WORKFLOWS, activities_of
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
@@ -96,8 +97,12 @@ async def _dossier(
     catalog: LoadedCatalog,
     procedure: str,
     received_at: datetime | None = None,
+    *,
+    name: str,
 ) -> AsyncIterator[Run]:
-    """A dossier row as the API writes it, and its workflow started as the API starts it."""
+    """A dossier row as the API writes it, and its workflow started as the API starts it.
+    Once the test's body passed, its history (fired timers and all) and its children's replay
+    through today's code, and are kept as `<name>-<version>` when recording."""
     snapshot = catalog.snapshot(procedure)
     received_at = received_at or await env.get_current_time()
     spec = CalendarSpec.for_period(received_at.year - 1)
@@ -121,6 +126,7 @@ async def _dossier(
         )
         try:
             yield Run(env, handle, input, calendar)
+            await check_replays(env.client, code, name)
         finally:
             # A dossier left running would hold the shared server's clock: its timers would
             # fire for a worker that is gone.
@@ -152,7 +158,9 @@ async def test_fifteen_working_days_from_a_friday_evening_before_tet(
     appointment is Friday 26 February 2027 at 17:00. The desk's own 8 hours end on Monday 1
     February at 17:00, and its reminder (6 hours) falls at 15:00 that day."""
     received = _at(2027, 1, 29, 19, 0)
-    async with _dossier(time_skipping, sessionmaker, catalog, PERMIT, received) as run:
+    async with _dossier(
+        time_skipping, sessionmaker, catalog, PERMIT, received, name="tet-appointment"
+    ) as run:
         state = await run.state()
         assert state.due_at == _at(2027, 2, 26, 17, 0)
         task = state.current_task
@@ -172,7 +180,9 @@ async def test_fifteen_working_days_from_a_friday_evening_before_tet(
 async def test_a_supplement_stops_the_clock_for_five_days(
     time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, PERMIT) as run:
+    async with _dossier(
+        time_skipping, sessionmaker, catalog, PERMIT, name="supplement-clock-stopped"
+    ) as run:
         await run.act(DESK, "accept")
         specialist = Actor("ktht", "KTHT", "specialist")
         await run.act(specialist, "request_supplement", note="Thiếu bản vẽ", components=["BVTK"])
@@ -211,7 +221,7 @@ async def test_a_supplement_stops_the_clock_for_five_days(
 async def test_a_late_step_is_reminded_escalated_and_the_desk_apologises(
     time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, BIRTH) as run:
+    async with _dossier(time_skipping, sessionmaker, catalog, BIRTH, name="late-step") as run:
         code = run.input.code
         await run.act(DESK, "accept")
         step = (await run.state()).current_task
@@ -266,7 +276,9 @@ async def test_a_late_step_is_reminded_escalated_and_the_desk_apologises(
 async def test_withdrawal_while_a_step_waits(
     time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, HKD) as run:
+    async with _dossier(
+        time_skipping, sessionmaker, catalog, HKD, name="withdrawn-while-waiting"
+    ) as run:
         await run.act(DESK, "accept")
         await time_skipping.sleep(timedelta(days=2))
         result = await run.handle.execute_update(
@@ -281,7 +293,7 @@ async def test_withdrawal_while_a_step_waits(
 async def test_a_returned_step_is_done_again_with_a_fresh_allotment(
     time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, HKD) as run:
+    async with _dossier(time_skipping, sessionmaker, catalog, HKD, name="returned") as run:
         await run.act(DESK, "accept")
         await run.act(Actor("kt", "KT", "specialist"), "approve")
         await time_skipping.sleep(timedelta(hours=1))
@@ -297,7 +309,9 @@ async def test_a_returned_step_is_done_again_with_a_fresh_allotment(
 async def test_a_consultation_goes_on_without_the_department_that_never_answers(
     time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, LAND) as run:
+    async with _dossier(
+        time_skipping, sessionmaker, catalog, LAND, name="consultation-unanswered"
+    ) as run:
         code = run.input.code
         await run.act(Actor("mc", "VPDK_MC", "desk_officer"), "accept")
         specialist = Actor("vpdk", "VPDK", "specialist")
