@@ -21,7 +21,7 @@ from activities.statistics_activities import StatisticsActivities
 from motcua.logging import configure_logging
 from motcua.schedules import ensure_schedules
 from motcua.settings import Settings, get_settings
-from motcua.temporal import connect_temporal, metrics_runtime
+from motcua.temporal import connect_temporal, worker_runtime
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
@@ -73,12 +73,7 @@ async def main() -> None:
     configure_logging(settings.log_format, settings.log_level)
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
     sessionmaker = create_sessionmaker(engine)
-    runtime = (
-        metrics_runtime(settings.worker_metrics_address)
-        if settings.worker_metrics_address
-        else None
-    )
-    client = await connect_temporal(settings, runtime)
+    client = await connect_temporal(settings, worker_runtime(settings.worker_metrics_address))
     worker = build_worker(client, sessionmaker, settings)
     await ensure_schedules(client, settings.temporal_task_queue)
 

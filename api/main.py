@@ -115,12 +115,19 @@ async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": errors}, 422)
 
 
-async def _unreadable_body(request: Request, exc: Exception) -> Response:
+# How long a client should wait before retrying what a 503 turned away.
+RETRY_AFTER_SECONDS = 5
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
     """A body that is not even text (broken UTF-8) is a malformed request like any other: 422
-    in the same shape, not FastAPI's bare 400."""
+    in the same shape, not FastAPI's bare 400. A 503 (the engine or the database unavailable)
+    says when to try again."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
         return JSONResponse({"detail": [problem("the body is not valid UTF-8 JSON")]}, 422)
+    if exc.status_code == 503 and "Retry-After" not in (exc.headers or {}):
+        exc.headers = {**(exc.headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
     return await http_exception_handler(request, exc)
 
 
@@ -137,7 +144,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(_request_context)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
-    app.add_exception_handler(StarletteHTTPException, _unreadable_body)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
     # The Temporal Web UI calls the payload codec from the operator's browser.
     app.add_middleware(
         CORSMiddleware,

@@ -52,6 +52,14 @@ def port_is_free(port: int, host: str = "127.0.0.1") -> bool:
         return sock.connect_ex((host, port)) != 0
 
 
+# A dossier whose workflow task failed twice in a row is flagged with the search attribute
+# `TemporalReportedProblems` (README: "A dossier whose workflow task keeps failing").
+REPORT_TASK_PROBLEMS = (
+    "--dynamic-config-value",
+    "system.numConsecutiveWorkflowTaskProblemsToTriggerSearchAttribute=2",
+)
+
+
 def start_temporal(
     db_file: Path,
     port: int = 7233,
@@ -81,6 +89,7 @@ def start_temporal(
         "--ui-port", str(ui_port),
         "--namespace", namespace,
         "--log-level", "warn",
+        *REPORT_TASK_PROBLEMS,
     ]  # fmt: skip
     for key, kind in sa.CLI_TYPES.items():
         args += ["--search-attribute", f"{key.name}={kind}"]

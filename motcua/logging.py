@@ -5,6 +5,7 @@ and context bound with `structlog.contextvars` (request id, dossier code) lands 
 """
 
 import logging
+import re
 import sys
 from typing import Any
 
@@ -36,6 +37,32 @@ def _lift_temporal_context(_: Any, __: str, event: dict[str, Any]) -> dict[str, 
     return event
 
 
+# What the SDK core logs, and the Rust rendering of its failure, when a workflow task fails.
+_TASK_FAILING = "Failing workflow task"
+_FAILURE_MESSAGE = re.compile(r'message: "((?:[^"\\]|\\.)*)"')
+
+
+def _lift_core_fields(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """The SDK core's log lines (forwarded by the worker's runtime) carry their fields as ours.
+    A failing workflow task becomes an alert line: its dossier stands still until it is fixed
+    (README, "A dossier whose workflow task keeps failing")."""
+    core = event.pop("temporal_log", None)
+    if core is None:
+        return event
+    fields = {key: str(value) for key, value in dict(core.fields).items()}
+    event.update(fields)
+    if event.get("event") == _TASK_FAILING:
+        found = _FAILURE_MESSAGE.search(fields.get("failure", ""))
+        message = found.group(1) if found else fields.get("failure", "")
+        event.update(
+            event="workflow task failing",
+            alert="workflow_task_failing",
+            cause="nondeterminism" if "[TMPRL1100]" in message else "other",
+            failure=message,
+        )
+    return event
+
+
 def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
     use_json = fmt == "json" or (fmt == "auto" and not sys.stderr.isatty())
     shared: list[Any] = [
@@ -44,6 +71,7 @@ def configure_logging(fmt: str = "auto", level: str = "INFO") -> None:
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         structlog.stdlib.ExtraAdder(),
+        _lift_core_fields,
         _lift_temporal_context,
     ]
     renderer: Any = (

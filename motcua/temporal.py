@@ -1,8 +1,17 @@
 """One way to connect to Temporal, from settings: address, namespace, TLS or API key, and the
 payload encryption every client and worker of ours shares."""
 
+import logging
+
 from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.runtime import (
+    LogForwardingConfig,
+    LoggingConfig,
+    PrometheusConfig,
+    Runtime,
+    TelemetryConfig,
+    TelemetryFilter,
+)
 from temporalio.service import TLSConfig
 
 from motcua.codec import data_converter
@@ -32,7 +41,26 @@ async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -
     )
 
 
-def metrics_runtime(address: str) -> Runtime:
-    """A Temporal runtime whose metrics (workflow and activity task latencies, slots, polls,
-    failures) are served in Prometheus format at `address`."""
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=address)))
+# The SDK core's own warnings (a workflow task failing, a poll failing…), forwarded into our
+# log lines (motcua/logging.py turns a failing workflow task into an alert).
+CORE_LOGGER = "temporalio.core"
+
+
+def worker_runtime(metrics_address: str | None) -> Runtime:
+    """The worker's Temporal runtime: the SDK core logs through our logging, and its metrics
+    (workflow and activity task latencies, slots, polls, failures) are served in Prometheus
+    format at `metrics_address`, when given."""
+    return Runtime(
+        telemetry=TelemetryConfig(
+            logging=LoggingConfig(
+                filter=TelemetryFilter(core_level="WARN", other_level="ERROR"),
+                forwarding=LogForwardingConfig(
+                    logger=logging.getLogger(CORE_LOGGER),
+                    append_target_to_name=False,
+                    prepend_target_on_message=False,
+                    append_log_fields_to_message=False,  # (lifted into the line's fields)
+                ),
+            ),
+            metrics=PrometheusConfig(bind_address=metrics_address) if metrics_address else None,
+        )
+    )

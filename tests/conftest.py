@@ -68,6 +68,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=embedded.venv_binary("temporal"),
         search_attributes=sa.ALL,
+        dev_server_extra_args=list(embedded.REPORT_TASK_PROBLEMS),
     )
     yield env
     await env.shutdown()

@@ -270,6 +270,7 @@ async def test_without_a_worker_status_comes_from_the_snapshot(
         # An action cannot be confirmed without a worker: a 503 within the budget, no hang.
         r = await api.act(code, "tpht.specialist", "approve")
         assert r.status_code == 503 and "did not confirm" in r.json()["detail"]
+        assert r.headers["Retry-After"] == "5"
     finally:
         stack.start_worker()
     assert state["source"] == "snapshot"
