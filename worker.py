@@ -48,8 +48,10 @@ def activities_of(
 
 
 def build_worker(
-    client: Client, sessionmaker: Sessionmaker, settings: Settings, task_queue: str | None = None
+    client: Client, sessionmaker: Sessionmaker, settings: Settings, **options: Any
 ) -> Worker:
+    """The worker of `worker.py`; `options` go to the Worker as they are (the tests' other
+    builds, interceptors, cache sizes)."""
     if not settings.sandbox_gateway:
         raise RuntimeError(
             "no payment gateway configured: SANDBOX_GATEWAY=true enables the demo gateway "
@@ -60,12 +62,12 @@ def build_worker(
         SandboxGateway(sessionmaker, settings.public_base_url),
         settings.document_key.get_secret_value().encode(),
     )
-    return Worker(
-        client,
-        task_queue=task_queue or settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=activities_of(activities, StatisticsActivities(sessionmaker)),
-    )
+    defaults: dict[str, Any] = {
+        "task_queue": settings.temporal_task_queue,
+        "workflows": WORKFLOWS,
+        "activities": activities_of(activities, StatisticsActivities(sessionmaker)),
+    }
+    return Worker(client, **(defaults | options))
 
 
 async def main() -> None:

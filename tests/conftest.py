@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -161,6 +162,11 @@ class Stack:
     def start_worker(self) -> None:
         self.worker = build_worker(self.client, self.sessionmaker, self.settings)
         self.worker_task = asyncio.create_task(self.worker.run())
+
+    def other_worker(self, client: Client | None = None, **options: Any) -> Worker:
+        """A worker of the same task queue built otherwise (another build's workflows, a
+        cache of none…), to run in place of the session's: stop that one first."""
+        return build_worker(client or self.client, self.sessionmaker, self.settings, **options)
 
     async def stop_worker(self) -> None:
         assert self.worker is not None and self.worker_task is not None

@@ -19,11 +19,13 @@ import httpx
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import PatchActivationInput
 
 from domain.calendar import CalendarSpec
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from tests.replaying import RECORDED, check_replays, replay_failures, replayer, save_if_recording
+from workflows.run_version import CURRENT
 from workflows.service_index_snapshot import (
     ServiceIndexSnapshotInput,
     ServiceIndexSnapshotWorkflow,
@@ -195,6 +197,50 @@ async def test_snapshot_history_replays(stack: Stack) -> None:
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
     await replayer().replay_workflow(history)
     save_if_recording("snapshot", history)
+
+
+def _released_before_the_fix(input: PatchActivationInput) -> bool:
+    """A worker of the code before `activity-writes`: every patch it knew is on for the runs
+    it starts, that one is not (a patch left off records no marker: the run is legacy)."""
+    return input.patch_id != CURRENT
+
+
+async def test_a_dossier_started_before_the_fix_finishes_after_it(
+    stack: Stack, http: httpx.AsyncClient, demo_password: str
+) -> None:
+    """Started by a worker of the earlier release (writes as local activities, its patches),
+    taken on by today's worker after a deployment, through supplement, approvals and the
+    gateway's payment to the end; the whole history then replays."""
+    api = ApiClient(http, demo_password)
+    await stack.stop_worker()
+    try:
+        async with stack.other_worker(patch_activation_callback=_released_before_the_fix):
+            created = await api.submit("1.001612")
+            code, key = created["code"], created["lookup_key"]
+            _moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
+            asked = await api.act(
+                code, "kt.specialist", "request_supplement", note="Thiếu", components=["HDTN"]
+            )
+            _moved(asked, "review", "supplement")
+    finally:
+        stack.start_worker()  # today's code
+    history = await stack.client.get_workflow_handle(code).fetch_history()
+    markers = [e.marker_recorded_event_attributes.marker_name for e in history.events]
+    assert "core_local_activity" in markers  # it was a legacy run
+    document = {"component": "HDTN", "file_id": await api.upload()}
+    r = await api.http.post(
+        f"/api/v1/dossiers/{code}/supplement",
+        json={"documents": [document]},
+        headers={"X-Lookup-Key": key},
+    )
+    _moved(r, "review", "tham_dinh")
+    _moved(await api.act(code, "kt.specialist", "approve"), "review", "truong_phong")
+    _moved(await api.act(code, "kt.head", "approve"), "review", "phe_duyet")
+    _moved(await api.act(code, "ld.leader", "approve"), "payment")
+    r = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
+    assert (await api.http.post(r.json()["pay_url"])).status_code == 200
+    assert (await api.wait_for(code, key, "done"))["status_code"] == 10
+    await check_replays(stack.client, code, "legacy-continued")
 
 
 @pytest.mark.after_everything

@@ -6,9 +6,6 @@ import asyncio
 import logging
 import socket
 import subprocess
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from typing import Any
 
 import httpx
 import pytest
@@ -16,11 +13,7 @@ from structlog.stdlib import ProcessorFormatter as Rendered
 from temporalio.api.common.v1 import WorkflowExecution
 from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.common import SearchAttributeKey
-from temporalio.worker import Worker
 
-from activities.dossier_activities import DossierActivities
-from activities.payment_gateway import SandboxGateway
-from activities.statistics_activities import StatisticsActivities
 from motcua import embedded
 from motcua.temporal import CORE_LOGGER, connect_temporal, worker_runtime
 from store.models import Dossier
@@ -28,9 +21,7 @@ from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from tests.replaying import check_replays
 from tests.withdrawn_build import WithdrawnBuildDossierWorkflow
-from worker import activities_of
 from workflows.consultation import ConsultationWorkflow
-from workflows.dossier import DossierWorkflow
 from workflows.service_index_snapshot import ServiceIndexSnapshotWorkflow
 
 HKD = "1.001612"  # household business: KT specialist, KT head, LD leader
@@ -43,23 +34,6 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-@asynccontextmanager
-async def _worker(stack: Stack, dossier: type, **client: Any) -> AsyncIterator[None]:
-    settings, sessionmaker = stack.settings, stack.sessionmaker
-    activities = DossierActivities(
-        sessionmaker,
-        SandboxGateway(sessionmaker, settings.public_base_url),
-        settings.document_key.get_secret_value().encode(),
-    )
-    async with Worker(
-        await connect_temporal(settings, **client) if client else stack.client,
-        task_queue=settings.temporal_task_queue,
-        workflows=[dossier, ConsultationWorkflow, ServiceIndexSnapshotWorkflow],
-        activities=activities_of(activities, StatisticsActivities(sessionmaker)),
-    ):
-        yield
-
-
 async def test_a_stuck_dossier_is_found_and_brought_back(
     stack: Stack, http: httpx.AsyncClient, demo_password: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -67,7 +41,13 @@ async def test_a_stuck_dossier_is_found_and_brought_back(
     temporal = stack.client
     await stack.stop_worker()
     try:
-        async with _worker(stack, WithdrawnBuildDossierWorkflow):
+        async with stack.other_worker(
+            workflows=[
+                WithdrawnBuildDossierWorkflow,
+                ConsultationWorkflow,
+                ServiceIndexSnapshotWorkflow,
+            ]
+        ):
             created = await api.submit(HKD)
             code, key = created["code"], created["lookup_key"]
             assert (await api.act(code, DESK, "accept")).status_code == 200
@@ -76,7 +56,8 @@ async def test_a_stuck_dossier_is_found_and_brought_back(
         # The released worker (as worker.py runs it: core logs forwarded, metrics served).
         metrics = f"127.0.0.1:{_free_port()}"
         caplog.set_level(logging.WARNING, logger=CORE_LOGGER)
-        async with _worker(stack, DossierWorkflow, runtime=worker_runtime(metrics)):
+        released = await connect_temporal(stack.settings, worker_runtime(metrics))
+        async with stack.other_worker(released):
             r = await api.act(code, "kt.specialist", "approve")
             assert r.status_code == 503 and r.headers["Retry-After"] == "5", r.text
             state = (

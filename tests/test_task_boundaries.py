@@ -18,19 +18,14 @@ from typing import Any
 import httpx
 from temporalio.worker import (
     Interceptor,
-    Worker,
     WorkflowInboundInterceptor,
     WorkflowInterceptorClassInput,
 )
 from temporalio.worker._interceptor import HandleQueryInput
 
-from activities.dossier_activities import DossierActivities
-from activities.payment_gateway import SandboxGateway
-from activities.statistics_activities import StatisticsActivities
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from tests.replaying import check_replays
-from worker import WORKFLOWS, activities_of
 
 HKD = "1.001612"  # household business: three review steps, paid online
 
@@ -52,25 +47,6 @@ class _SlowLookups(Interceptor):
         return SlowQuery
 
 
-def _replaying_worker(stack: Stack) -> Worker:
-    """The dossiers' worker, but keeping no workflow in its cache (every task replays the
-    whole history, as after a restart) and answering queries slowly."""
-    settings, sessionmaker = stack.settings, stack.sessionmaker
-    activities = DossierActivities(
-        sessionmaker,
-        SandboxGateway(sessionmaker, settings.public_base_url),
-        settings.document_key.get_secret_value().encode(),
-    )
-    return Worker(
-        stack.client,
-        task_queue=settings.temporal_task_queue,
-        workflows=WORKFLOWS,
-        activities=activities_of(activities, StatisticsActivities(sessionmaker)),
-        interceptors=[_SlowLookups()],
-        max_cached_workflows=0,
-    )
-
-
 async def test_a_lookup_answered_during_the_first_write_changes_nothing(
     stack: Stack, http: httpx.AsyncClient, demo_password: str
 ) -> None:
@@ -85,7 +61,9 @@ async def test_a_lookup_answered_during_the_first_write_changes_nothing(
             http.get(f"/api/v1/dossiers/{code}", headers={"X-Lookup-Key": key})
         )
         await asyncio.sleep(0.5)
-        async with _replaying_worker(stack):
+        # Answering lookups slowly, and keeping no workflow in its cache: every task replays
+        # the whole history, as after a restart.
+        async with stack.other_worker(interceptors=[_SlowLookups()], max_cached_workflows=0):
             assert (await lookup).status_code == 200
             # Every task of this worker replays the history written so far: a history the
             # code cannot replay would leave these actions unanswered (503).
