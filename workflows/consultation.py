@@ -17,7 +17,8 @@ with workflow.unsafe.imports_passed_through():
         ConsultationInput,
         ConsultationOutcome,
     )
-    from workflows.run_version import RunVersion
+
+from workflows.run_version import RunVersion
 
 
 @workflow.defn
