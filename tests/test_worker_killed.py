@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from store.models import Payment, SandboxGatewayPayment
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
+from tests.replaying import check_replays
 
 ROOT = Path(__file__).parent.parent
 
@@ -68,3 +69,5 @@ async def test_a_worker_killed_after_the_charge_charges_once(
         )
         recorded = await session.scalar(select(func.count()).where(Payment.dossier_code == code))
     assert (charged, recorded) == (1, 1)
+    # The history, with the activity's time running out and its second attempt, replays.
+    await check_replays(stack.client, code, "worker-killed")
