@@ -21,7 +21,7 @@ from activities.statistics_activities import StatisticsActivities
 from motcua.logging import configure_logging
 from motcua.schedules import ensure_schedules
 from motcua.settings import Settings, get_settings
-from motcua.temporal import connect_temporal, worker_runtime
+from motcua.temporal import connect_temporal, leave, worker_runtime
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
@@ -98,3 +98,4 @@ async def main() -> None:
 
 if __name__ == "__main__":
     asyncio.run(main())
+    leave(0)

@@ -19,7 +19,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 from temporalio.api.enums.v1 import IndexedValueType
@@ -35,7 +35,7 @@ from domain.catalog import CatalogError, LoadedCatalog, load_catalog
 from domain.dossier import HEAD_ROLE, OPERATIONS, OPERATOR_ROLE
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
-from motcua.temporal import connect_temporal
+from motcua.temporal import connect_temporal, leave
 from store.audit import AuditEntry, append, first_broken_row
 from store.catalog import record_catalog_version
 from store.db import create_engine, create_sessionmaker
@@ -334,5 +334,10 @@ async def _add_official(
         )
 
 
+def console() -> NoReturn:
+    """The `motcua` command."""
+    leave(main())
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console()
