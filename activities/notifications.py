@@ -114,14 +114,21 @@ class OutboxDispatcher:
         self._sessionmaker = sessionmaker
         self._senders = {sender.channel: sender for sender in senders}
 
-    async def deliver_pending(self, batch: int = 50) -> int:
-        """Send up to `batch` queued messages of the channels with a sender (a failed one waits
-        before its next attempt); returns how many were tried. Rows are locked while they are
+    async def deliver_pending(self, stop: asyncio.Event | None = None) -> int:
+        """Send the queued messages of the channels with a sender (a failed one waits before
+        its next attempt), one at a time, each committed as soon as it is sent, until none is
+        left or `stop` is set; returns how many were tried. A message is locked while it is
         sent, so several dispatchers share the work."""
         tried = 0
+        while not (stop and stop.is_set()) and await self._deliver_next():
+            tried += 1
+        return tried
+
+    async def _deliver_next(self) -> bool:
+        """Send the oldest message due, if any (False: none)."""
         now = datetime.now(UTC)
         async with self._sessionmaker.begin() as session:
-            rows = await session.scalars(
+            row = await session.scalar(
                 select(Notification)
                 .where(
                     Notification.sent_at.is_(None),
@@ -130,32 +137,31 @@ class OutboxDispatcher:
                     or_(Notification.retry_at.is_(None), Notification.retry_at <= now),
                 )
                 .order_by(Notification.id)
-                .limit(batch)
+                .limit(1)
                 .with_for_update(skip_locked=True)
             )
-            for row in rows:
-                try:
-                    await self._senders[row.channel].send(
-                        row.recipient, row.message, f"motcua-notification-{row.id}"
-                    )
-                except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
-                    row.attempts += 1
-                    # 2, 4, 8 … minutes: a gateway that is down is not hammered.
-                    row.retry_at = now + timedelta(minutes=2**row.attempts)
-                    row.last_error = f"{type(exc).__name__}: {exc}"[:500]
-                    # The error may name the recipient: only its kind goes to the log.
-                    log.warning("notification not sent", id=row.id, error=type(exc).__name__)
-                else:
-                    row.sent_at = datetime.now(UTC)
-                tried += 1
-        return tried
+            if row is None:
+                return False
+            try:
+                await self._senders[row.channel].send(
+                    row.recipient, row.message, f"motcua-notification-{row.id}"
+                )
+            except (OSError, smtplib.SMTPException, httpx.HTTPError) as exc:
+                row.attempts += 1
+                # 2, 4, 8 … minutes: a gateway that is down is not hammered.
+                row.retry_at = now + timedelta(minutes=2**row.attempts)
+                row.last_error = f"{type(exc).__name__}: {exc}"[:500]
+                # The error may name the recipient: only its kind goes to the log.
+                log.warning("notification not sent", id=row.id, error=type(exc).__name__)
+            else:
+                row.sent_at = datetime.now(UTC)
+        return True
 
     async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
         """Deliver until `stop` is set, looking for new rows every `interval_seconds`."""
         while not stop.is_set():
             try:
-                while await self.deliver_pending():
-                    pass
+                await self.deliver_pending(stop)
             except Exception:  # the database away: try again at the next round
                 log.exception("outbox delivery failed")
             with contextlib.suppress(TimeoutError):

@@ -1,5 +1,6 @@
 """Delivering the outbox: a real SMTP server (aiosmtpd) and a local HTTP SMS gateway."""
 
+import asyncio
 import json
 import socket
 import threading
@@ -103,8 +104,7 @@ async def test_the_outbox_is_delivered_once_and_failures_are_kept(
         ]
         dispatcher = OutboxDispatcher(sessionmaker, senders)
         # (The database is shared: earlier tests' notifications go out too.)
-        while await dispatcher.deliver_pending():
-            pass
+        assert await dispatcher.deliver_pending() >= 3
         assert await dispatcher.deliver_pending() == 0  # sent ones are not sent again
 
     [email] = [m for m in inbox.messages if code in m["Subject"]]
@@ -122,3 +122,46 @@ async def test_the_outbox_is_delivered_once_and_failures_are_kept(
     assert (failed.sent_at, failed.attempts) == (None, 1)  # and it waits before the next
     assert failed.retry_at is not None and failed.retry_at > datetime.now(UTC)
     assert failed.last_error is not None and "400" in failed.last_error
+
+
+async def test_a_stop_is_heard_between_two_messages(
+    settings: Settings, sessionmaker: Sessionmaker
+) -> None:
+    """A worker asked to stop stops after the message it is sending, however many are queued:
+    each one sent is committed at once, and the others stay queued for the next worker."""
+    snapshot = load_catalog(settings.catalog_path).snapshot("1.001193")
+    now = datetime.now(UTC)
+    code = await insert_dossier(sessionmaker, snapshot, now, now + timedelta(days=1))
+    stop = asyncio.Event()
+
+    class SlowGateway:
+        channel = "slow"
+        sent: list[str] = []
+
+        async def send(self, recipient: str, message: str, reference: str) -> None:
+            await asyncio.sleep(0.05)
+            self.sent.append(recipient)
+            stop.set()  # the worker is asked to stop while the first message goes out
+
+    async with sessionmaker.begin() as session:
+        await session.execute(
+            insert(Notification),
+            [
+                {"dossier_code": code, "seq": seq, "status_code": 1, "channel": "slow",
+                 "recipient": f"09000000{seq:02d}", "message": "…"}
+                for seq in range(1, 6)
+            ],
+        )  # fmt: skip
+    gateway = SlowGateway()
+    dispatcher = OutboxDispatcher(sessionmaker, [gateway])
+    await asyncio.wait_for(dispatcher.run(stop, interval_seconds=60), timeout=5)
+    assert gateway.sent == ["0900000001"]
+    async with sessionmaker() as session:
+        rows = list(
+            await session.scalars(
+                select(Notification)
+                .where(Notification.dossier_code == code)
+                .order_by(Notification.seq)
+            )
+        )
+    assert [r.sent_at is not None for r in rows] == [True, False, False, False, False]
