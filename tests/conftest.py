@@ -38,7 +38,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.get_closest_marker("after_everything") is not None)
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -79,7 +79,7 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
 async def settings(
     database_url: str, temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
 ) -> Settings:
-    api_port = _free_port()
+    api_port = free_port()
     settings = Settings(
         database_url=database_url,
         temporal_address=temporal_env.client.service_client.config.target_host,

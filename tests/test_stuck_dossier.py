@@ -4,7 +4,6 @@ worker's metric and alert line, then a reset to the first workflow task and what
 
 import asyncio
 import logging
-import socket
 import subprocess
 
 import httpx
@@ -19,7 +18,7 @@ from motcua import embedded
 from motcua.temporal import CORE_LOGGER, connect_temporal, worker_runtime
 from store.models import Dossier
 from tests.client import DESK, ApiClient
-from tests.conftest import Stack
+from tests.conftest import Stack, free_port
 from tests.replaying import check_replays
 from tests.withdrawn_build import WithdrawnBuildDossierWorkflow
 from workflows.consultation import ConsultationWorkflow
@@ -27,12 +26,6 @@ from workflows.service_index_snapshot import ServiceIndexSnapshotWorkflow
 
 HKD = "1.001612"  # household business: KT specialist, KT head, LD leader
 REPORTED_PROBLEMS = SearchAttributeKey.for_keyword_list("TemporalReportedProblems")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 async def test_a_stuck_dossier_is_found_and_brought_back(
@@ -55,7 +48,7 @@ async def test_a_stuck_dossier_is_found_and_brought_back(
         stuck_run = (await temporal.get_workflow_handle(code).describe()).run_id
 
         # The released worker (as worker.py runs it: core logs forwarded, metrics served).
-        metrics = f"127.0.0.1:{_free_port()}"
+        metrics = f"127.0.0.1:{free_port()}"
         caplog.set_level(logging.WARNING, logger=CORE_LOGGER)
         released = await connect_temporal(stack.settings, worker_runtime(metrics))
         async with stack.other_worker(released):
