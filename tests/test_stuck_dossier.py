@@ -9,10 +9,7 @@ import subprocess
 import httpx
 import pytest
 from structlog.stdlib import ProcessorFormatter as Rendered
-from temporalio.api.common.v1 import WorkflowExecution
-from temporalio.api.workflowservice.v1 import DeleteWorkflowExecutionRequest
 from temporalio.common import SearchAttributeKey
-from temporalio.service import RPCError, RPCStatusCode
 
 from motcua import embedded
 from motcua.temporal import CORE_LOGGER, connect_temporal, worker_runtime
@@ -98,22 +95,6 @@ async def test_a_stuck_dossier_is_found_and_brought_back(
     finally:
         stack.start_worker()
     await check_replays(temporal, code, "reset-after-stuck")
-    # The withdrawn build's run is the one history no released code replays: gone, like the
-    # build (the suite's last test replays every other history).
-    await temporal.workflow_service.delete_workflow_execution(
-        DeleteWorkflowExecutionRequest(
-            namespace=temporal.namespace,
-            workflow_execution=WorkflowExecution(workflow_id=code, run_id=stuck_run),
-        )
-    )
-    async with asyncio.timeout(30):  # (deleted in the background)
-        while True:
-            try:
-                await temporal.get_workflow_handle(code, run_id=stuck_run).describe()
-            except RPCError as gone:
-                assert gone.status == RPCStatusCode.NOT_FOUND
-                break
-            await asyncio.sleep(0.5)
 
 
 async def _reported_problems(stack: Stack, code: str, cleared: bool = False) -> list[str]:

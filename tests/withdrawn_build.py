@@ -9,11 +9,15 @@ with workflow.unsafe.imports_passed_through():
     from workflows.messages import DossierInput, DossierOutcome
 
 
+# Its patch: the runs that recorded it are the one kind of history no released code replays.
+WITHDRAWN_BUILD = "withdrawn-build"
+
+
 @workflow.defn(name="DossierWorkflow")
 class WithdrawnBuildDossierWorkflow(DossierWorkflow):
     @workflow.init
     def __init__(self, input: DossierInput) -> None:
-        workflow.patched("withdrawn-build")
+        workflow.patched(WITHDRAWN_BUILD)
         super().__init__(input)
 
     @workflow.run
