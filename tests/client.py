@@ -109,6 +109,20 @@ class ApiClient:
                     return state
                 await asyncio.sleep(0.1)
 
+    async def consultation_url(self, code: str, username: str) -> str:
+        """Where `username`'s department answers the consultation it was asked on `code`."""
+        headers = await self.as_official(username)
+        asked = (await self.http.get("/api/v1/consultations", headers=headers)).json()
+        [consultation] = [c for c in asked if c["dossier_code"] == code]
+        return f"/api/v1/consultations/{consultation['id']}/answer"
+
+    async def answer_consultation(
+        self, code: str, username: str, opinion: str = "Đồng ý"
+    ) -> httpx.Response:
+        url = await self.consultation_url(code, username)
+        headers = await self.as_official(username)
+        return await self.http.post(url, json={"opinion": opinion}, headers=headers)
+
     async def wait_for_history(
         self, code: str, lookup_key: str, action: str, count: int = 1
     ) -> dict[str, Any]:

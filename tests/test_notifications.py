@@ -1,19 +1,10 @@
 """Delivering the outbox: a real SMTP server (aiosmtpd) and a local HTTP SMS gateway."""
 
 import asyncio
-import json
-import socket
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from email import message_from_bytes, policy
-from email.message import Message
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
-import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import insert, select
 
 from activities.notifications import (
@@ -26,58 +17,13 @@ from domain.catalog import load_catalog
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Notification
-from tests.conftest import insert_dossier
-
-UNREACHABLE = "0900000000"  # the test gateway refuses this number
-
-
-class _Inbox:
-    def __init__(self) -> None:
-        self.messages: list[Message] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
-        return "250 OK"
-
-
-@pytest.fixture
-def smtp() -> Iterator[tuple[_Inbox, int]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def sms_gateway() -> Iterator[tuple[list[dict[str, Any]], str]]:
-    received: list[dict[str, Any]] = []
-
-    class Gateway(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            refused = body["to"] == UNREACHABLE or self.headers["Authorization"] != "Bearer t"
-            if not refused:
-                received.append(body)
-            self.send_response(400 if refused else 200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield received, f"http://127.0.0.1:{server.server_address[1]}/sms"
-    server.shutdown()
+from tests.conftest import SMS_TOKEN, UNREACHABLE, MailInbox, insert_dossier
 
 
 async def test_the_outbox_is_delivered_once_and_failures_are_kept(
     settings: Settings,
     sessionmaker: Sessionmaker,
-    smtp: tuple[_Inbox, int],
+    mail_server: tuple[MailInbox, int],
     sms_gateway: tuple[list[dict[str, Any]], str],
 ) -> None:
     snapshot = load_catalog(settings.catalog_path).snapshot("1.001193")
@@ -95,12 +41,12 @@ async def test_the_outbox_is_delivered_once_and_failures_are_kept(
                  "recipient": UNREACHABLE, "message": f"Hồ sơ {code}: Được tiếp nhận."},
             ],
         )  # fmt: skip
-    inbox, port = smtp
+    inbox, port = mail_server
     texts, url = sms_gateway
     async with httpx.AsyncClient() as client:
         senders: list[NotificationSender] = [
             SmtpEmailSender("127.0.0.1", port, "motcua@tayninh.gov.vn", starttls=False),
-            HttpSmsSender(url, "t", client),
+            HttpSmsSender(url, SMS_TOKEN, client),
         ]
         dispatcher = OutboxDispatcher(sessionmaker, senders)
         # (The database is shared: earlier tests' notifications go out too.)

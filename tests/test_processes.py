@@ -12,19 +12,14 @@ import shutil
 import signal
 import sys
 import tempfile
-import threading
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
-from email import message_from_bytes, policy
-from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import httpx
 import psutil
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import select
 from temporalio.client import ScheduleActionStartWorkflow
 from temporalio.service import RPCError
@@ -36,7 +31,7 @@ from motcua.schedules import SNAPSHOT_SCHEDULE_ID
 from motcua.settings import Settings
 from store.models import Notification
 from tests.client import APPLICANT, DESK, ApiClient
-from tests.conftest import Stack, free_port
+from tests.conftest import SMS_TOKEN, MailInbox, Stack, free_port, worker_process_env
 
 ROOT = Path(__file__).resolve().parent.parent
 # `motcua run` starts the Temporal dev server on these fixed ports (motcua/cli.py).
@@ -167,49 +162,6 @@ async def _act(api: ApiClient, code: str, username: str, action: str) -> dict[st
 # --- python worker.py -------------------------------------------------------------------------
 
 
-class _Inbox:
-    """An SMTP server's handler keeping what it is sent."""
-
-    def __init__(self) -> None:
-        self.messages: list[EmailMessage] = []
-
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
-        message = message_from_bytes(envelope.content, policy=policy.default)
-        self.messages.append(cast(EmailMessage, message))
-        return "250 OK"
-
-
-@pytest.fixture
-def inbox() -> Iterator[tuple[_Inbox, int]]:
-    port = free_port()
-    inbox = _Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield inbox, port
-    controller.stop()
-
-
-@pytest.fixture
-def sms_gateway() -> Iterator[tuple[list[dict[str, Any]], str]]:
-    """A local SMS gateway: the texts it accepted (with the bearer token they came with)."""
-    received: list[dict[str, Any]] = []
-
-    class Gateway(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            received.append({**body, "authorization": self.headers["Authorization"]})
-            self.send_response(200)
-            self.end_headers()
-
-        def log_message(self, *args: Any) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Gateway)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield received, f"http://127.0.0.1:{server.server_address[1]}/sms"
-    server.shutdown()
-
-
 async def _worker_started(env: dict[str, str]) -> Running:
     """`python worker.py`, once it says it started, and delivers the outbox by both channels."""
     worker = await Running.start(sys.executable, "worker.py", env=env)
@@ -225,7 +177,7 @@ async def _worker_started(env: dict[str, str]) -> Running:
 async def test_the_worker_process_schedules_delivers_and_stops_cleanly(
     stack: Stack,
     http: httpx.AsyncClient,
-    inbox: tuple[_Inbox, int],
+    mail_server: tuple[MailInbox, int],
     sms_gateway: tuple[list[dict[str, Any]], str],
 ) -> None:
     """`python worker.py` as deployed: it creates the nightly schedule, runs the dossiers'
@@ -233,27 +185,22 @@ async def test_the_worker_process_schedules_delivers_and_stops_cleanly(
     its metrics, and SIGTERM stops it cleanly; a second one, started afterwards, carries the
     dossier on, and stops cleanly on SIGINT."""
     settings = stack.settings
-    smtp, smtp_port = inbox
+    smtp, smtp_port = mail_server
     mails = smtp.messages
     texts, sms_url = sms_gateway
     metrics_port = free_port()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.require_database_url(),
-        "TEMPORAL_ADDRESS": settings.require_temporal_address(),
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "PUBLIC_BASE_URL": settings.public_base_url,
-        "SANDBOX_GATEWAY": "true",
-        "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": str(smtp_port),
-        "SMTP_FROM": "motcua@tayninh.gov.vn",
-        "SMTP_STARTTLS": "false",
-        "SMS_GATEWAY_URL": sms_url,
-        "SMS_GATEWAY_TOKEN": "sms-token",
-        "OUTBOX_POLL_SECONDS": "0.2",
-        "WORKER_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
-        "LOG_FORMAT": "json",
-    }
+    env = worker_process_env(
+        settings,
+        SMTP_HOST="127.0.0.1",
+        SMTP_PORT=str(smtp_port),
+        SMTP_FROM="motcua@tayninh.gov.vn",
+        SMTP_STARTTLS="false",
+        SMS_GATEWAY_URL=sms_url,
+        SMS_GATEWAY_TOKEN=SMS_TOKEN,
+        OUTBOX_POLL_SECONDS="0.2",
+        WORKER_METRICS_ADDRESS=f"127.0.0.1:{metrics_port}",
+        LOG_FORMAT="json",
+    )
     api = ApiClient(http, DEMO_PASSWORD)
     schedule = stack.client.get_schedule_handle(SNAPSHOT_SCHEDULE_ID)
     with contextlib.suppress(RPCError):

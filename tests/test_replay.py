@@ -129,11 +129,7 @@ async def _drive(api: ApiClient, scenario: str) -> str:
     if scenario == "consulted":
         _moved(await api.act(code, "vpdk.specialist", "consult", note="Ý kiến?"), "review")
         for user in ("tnmt.specialist", "thue.specialist"):
-            headers = await api.as_official(user)
-            asked = (await api.http.get("/api/v1/consultations", headers=headers)).json()
-            [consultation] = [c for c in asked if c["dossier_code"] == code]
-            url = f"/api/v1/consultations/{consultation['id']}/answer"
-            r = await api.http.post(url, json={"opinion": "Đồng ý"}, headers=headers)
+            r = await api.answer_consultation(code, user)
             assert r.status_code == 200, r.text
         await api.wait_for_history(code, key, "consultation_answered", 2)
         rejected = await api.act(code, "vpdk.specialist", "reject", note="Không đủ điều kiện")

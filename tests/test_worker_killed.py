@@ -2,7 +2,6 @@
 reported: after a restart the dossier completes, and the gateway holds one payment."""
 
 import asyncio
-import os
 import sys
 from pathlib import Path
 
@@ -11,7 +10,7 @@ from sqlalchemy import func, select
 
 from store.models import Payment, SandboxGatewayPayment
 from tests.client import DESK, ApiClient
-from tests.conftest import Stack
+from tests.conftest import Stack, worker_process_env
 from tests.replaying import check_replays
 
 ROOT = Path(__file__).parent.parent
@@ -23,14 +22,7 @@ async def test_a_worker_killed_after_the_charge_charges_once(
     api = ApiClient(http, demo_password)
     settings = stack.settings
     await stack.stop_worker()
-    env = {
-        **os.environ,
-        "DATABASE_URL": settings.require_database_url(),
-        "TEMPORAL_ADDRESS": settings.require_temporal_address(),
-        "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
-        "PUBLIC_BASE_URL": settings.public_base_url,
-        "SANDBOX_GATEWAY": "true",
-    }
+    env = worker_process_env(settings)
     doomed = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "tests.fault_worker", cwd=ROOT, env=env
     )

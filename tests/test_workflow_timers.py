@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
@@ -23,8 +22,6 @@ from activities.statistics_activities import StatisticsActivities
 from domain.calendar import VN_TZ, CalendarSpec, WorkingCalendar
 from domain.catalog import LoadedCatalog, load_catalog
 from domain.dossier import Actor, DossierState
-from motcua import embedded
-from motcua.cli import search_attribute_types
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Consultation, Document, Dossier, OfficialAlertRow, SlipEntryRow
@@ -49,19 +46,6 @@ PERMIT = "1.009994"  # 15 working days: KTHT specialist (64 h), KTHT head (24 h)
 LAND = "1.012778"  # 30 days; its first step (VPDK) consults TNMT and THUE, 16 h each
 
 DESK = Actor("desk", "BPMC", "desk_officer")
-
-
-@pytest.fixture(scope="module")
-async def time_skipping() -> AsyncIterator[WorkflowEnvironment]:
-    env = await WorkflowEnvironment.start_time_skipping(
-        test_server_existing_path=embedded.venv_binary("temporal-test-server")
-    )
-    # The test server cannot list search attributes, only add them.
-    await env.client.operator_service.add_search_attributes(
-        AddSearchAttributesRequest(namespace="default", search_attributes=search_attribute_types())
-    )
-    yield env
-    await env.shutdown()
 
 
 @pytest.fixture
