@@ -130,6 +130,8 @@ async def set_payment_status(
     values: dict[str, object] = {"status": status}
     if paid_at is not None:
         values["paid_at"] = paid_at
+    if status in ("refund_due", "cancelled"):
+        values["pay_url"] = None  # nothing left to pay: no pay link for the applicant
     await session.execute(update(Payment).where(Payment.payment_id == payment_id).values(**values))
 
 

@@ -57,6 +57,11 @@ class ActionChecks(DossierBase):
     def _check_step_action(self, action: Action, request: ActionRequest) -> None:
         task = self._task
         code = self._input.code
+        if self._pending is not None and task is not None:
+            raise refuse(
+                f"another action on step {task.step_key} of dossier {code} is being applied: "
+                "look at the dossier again"
+            )
         if self._pending is not None or task is None:
             raise refuse(f"dossier {code} is not waiting for an action (stage {self._stage})")
         if self._withdrawal is not None and not self._stopping:
