@@ -275,8 +275,11 @@ async def _drive_land(api: ApiClient) -> str:
     r = await api.act(code, "vpdk.specialist", "consult", note="Nguồn gốc đất, nghĩa vụ thuế?")
     assert r.status_code == 200, r.text
     for user in ("tnmt.specialist", "thue.specialist"):
-        assert (await api.answer_consultation(code, user)).status_code == 200
-        assert (await api.answer_consultation(code, user, "Lại")).status_code == 409
+        url, headers = await api.consultation_url(code, user), await api.as_official(user)
+        r = await api.http.post(url, json={"opinion": "Đồng ý"}, headers=headers)
+        assert r.status_code == 200, r.text
+        again = await api.http.post(url, json={"opinion": "Lại"}, headers=headers)
+        assert again.status_code == 409
     await api.wait_for_history(code, key, "consultation_answered", 2)
     steps = (await api.procedure(LAND))["steps"]
     for step in steps:
