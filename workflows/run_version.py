@@ -10,15 +10,15 @@ Two kinds of run share today's code:
   activities, and each later behaviour is asked for with `workflow.patched` at the very place
   it always was, since its marker sits there in their histories.
 
-Why writes moved out of local activities (README, "Replay and workflow-task boundaries"): a
+Why writes moved out of local activities (README, "Replay, and workflow-task boundaries"): a
 local activity's result is not a history event. Since temporalio 1.32, a worker can complete
 the workflow task that records a local activity's marker before the workflow has run on from
-its result, and hand the result over in the next task; on replay the result comes in the task
-that recorded the marker. The code after a local activity then runs in one task live and in
-the task before on replay: with another `workflow.now()`, before or after the inputs that came
-with the next task, and with `patched` answered from the other task's markers. The first
-activation, where `CURRENT` is asked, is the first task's both live and on replay, and nothing
-precedes it.
+its result (when it answers a query that came with the task meanwhile), and hand the result
+over in the next task; on replay the result comes in the task that recorded the marker. The
+code after a local activity then runs in one task live and in the task before on replay: with
+another `workflow.now()`, before or after the inputs that came with the next task, and with
+`patched` answered from the other task's markers. The first activation, where `CURRENT` is
+asked, is the first task's both live and on replay, and nothing precedes it.
 """
 
 from collections.abc import Callable
