@@ -7,10 +7,9 @@ written to the read model (and the control slip) by an idempotent activity.
 """
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.dossier_activities import (
@@ -58,13 +57,9 @@ with workflow.unsafe.imports_passed_through():
 from workflows.dossier_checks import ActionChecks, refuse
 from workflows.dossier_deadlines import Deadlines
 from workflows.dossier_state import local_time
+from workflows.run_version import ACTIVITY_RETRY, ACTIVITY_TIMEOUT
 
 ONLINE_PAYMENT_STEP = "Nộp phí, lệ phí trực tuyến"
-
-# The payment gateway, an outside party: asked until it answers. (Writes to our own database
-# go through RunVersion.write.)
-_GATEWAY_TIMEOUT = timedelta(seconds=30)
-_GATEWAY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 
 class _WithdrawalRequested(Exception):
@@ -174,8 +169,8 @@ class DossierWorkflow(ActionChecks, Deadlines):
             payment = await workflow.execute_activity_method(
                 DossierActivities.request_payment,
                 PaymentRequestInput(input.code, input.procedure.fee_vnd),
-                start_to_close_timeout=_GATEWAY_TIMEOUT,
-                retry_policy=_GATEWAY_RETRY,
+                start_to_close_timeout=ACTIVITY_TIMEOUT,
+                retry_policy=ACTIVITY_RETRY,
             )
             self._note(SlipAction.PAYMENT_REQUESTED, actor=SYSTEM_ACTOR, note=payment.payment_id)
             # The applicant holds this step: it ends with the gateway's confirmation.

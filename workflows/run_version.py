@@ -31,9 +31,10 @@ from temporalio.common import RetryPolicy
 
 CURRENT = "activity-writes"
 
-_WRITE_TIMEOUT = timedelta(seconds=30)
-# Writes retry until they succeed: the database coming back is the normal end of an outage.
-_WRITE_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
+ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# Activities (our writes, the payment gateway) retry until they succeed: the database or the
+# gateway coming back is the normal end of an outage.
+ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 
 
 @dataclass(frozen=True)
@@ -53,8 +54,8 @@ class RunVersion:
         """One idempotent write to the read model (or the payments, documents…)."""
         if self.current:
             return await workflow.execute_activity_method(
-                activity, arg, start_to_close_timeout=_WRITE_TIMEOUT, retry_policy=_WRITE_RETRY
+                activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
             )
         return await workflow.execute_local_activity_method(
-            activity, arg, start_to_close_timeout=_WRITE_TIMEOUT, retry_policy=_WRITE_RETRY
+            activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
         )
