@@ -135,6 +135,16 @@ class ApiClient:
                 await asyncio.sleep(0.1)
 
 
+def moved(response: httpx.Response, stage: str, step: str | None = None) -> dict[str, Any]:
+    """The action was taken, and the dossier went where the scenario expects (its answer)."""
+    assert response.status_code == 200, response.text
+    answer: dict[str, Any] = response.json()
+    assert answer["stage"] == stage, answer
+    if step is not None:
+        assert answer["current_step"]["key"] == step, answer
+    return answer
+
+
 def username(department: str, role: str) -> str:
     """The demo login of a department and role (see `motcua.cli.demo_officials`)."""
     return f"{department.lower()}.{role}"

@@ -5,6 +5,7 @@ import os
 from collections.abc import AsyncIterator, Iterable
 from pathlib import Path
 
+from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
@@ -14,6 +15,11 @@ from worker import WORKFLOWS
 
 # Histories recorded by earlier versions of the code, as running dossiers have them.
 RECORDED = Path(__file__).parent / "histories"
+
+
+def event_kind(event: HistoryEvent) -> str:
+    """An event's kind, as its attributes' field is named: `timer_fired`, `marker_recorded`…"""
+    return (event.WhichOneof("attributes") or "").removesuffix("_event_attributes")
 
 
 def replayer() -> Replayer:

@@ -28,15 +28,11 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import func, select
-from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHandle, WorkflowHistory
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 
-from activities.dossier_activities import DossierActivities
-from activities.payment_gateway import SandboxGateway
-from activities.statistics_activities import StatisticsActivities
 from api.security import gateway_signature
 from domain.calendar import VN_TZ, CalendarSpec, WorkingCalendar
 from domain.catalog import load_catalog
@@ -52,10 +48,10 @@ from store.models import (
     SandboxGatewayPayment,
     SlipEntryRow,
 )
-from tests.client import DESK, ApiClient, username
+from tests.client import DESK, ApiClient, moved, username
 from tests.conftest import Stack, insert_dossier
-from tests.replaying import check_replays, histories_of, replay_failures
-from worker import WORKFLOWS, activities_of
+from tests.replaying import check_replays, event_kind, histories_of, replay_failures
+from worker import build_worker
 from workflows.dossier import DossierWorkflow
 from workflows.messages import ActionRequest, DossierInput, DossierOutcome, PaymentConfirmation
 
@@ -71,16 +67,6 @@ def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-
-
-def _moved(response: httpx.Response, stage: str, step: str | None = None) -> dict[str, Any]:
-    """The action was taken, and the dossier went where the scenario expects."""
-    assert response.status_code == 200, response.text
-    answer: dict[str, Any] = response.json()
-    assert answer["stage"] == stage, answer
-    if step is not None:
-        assert answer["current_step"]["key"] == step, answer
-    return answer
 
 
 def _refused(response: httpx.Response, statuses: tuple[int, ...], *words: str) -> str:
@@ -212,10 +198,6 @@ async def _replays(client: Client, codes: list[str], name: str) -> None:
         assert await replay_failures(await histories_of(client, code)) == {}, code
 
 
-def _kind(event: HistoryEvent) -> str:
-    return (event.WhichOneof("attributes") or "").removesuffix("_event_attributes")
-
-
 @dataclass
 class _WorkflowTask:
     """One completed workflow task: what came in with it, and the updates it accepted."""
@@ -228,7 +210,7 @@ def _workflow_tasks(history: WorkflowHistory) -> list[_WorkflowTask]:
     tasks: list[_WorkflowTask] = []
     inputs: list[str] = []
     for event in history.events:
-        kind = _kind(event)
+        kind = event_kind(event)
         if kind == "workflow_task_completed":
             tasks.append(_WorkflowTask(inputs))
             inputs = []
@@ -248,7 +230,7 @@ async def _accepted(api: ApiClient, procedure: str) -> tuple[str, str]:
     created = await api.submit(procedure)
     code, key = created["code"], created["lookup_key"]
     steps = (await api.procedure(procedure))["steps"]
-    _moved(await api.act(code, DESK, "accept"), "review", steps[0]["key"])
+    moved(await api.act(code, DESK, "accept"), "review", steps[0]["key"])
     return code, key
 
 
@@ -268,12 +250,12 @@ async def _racing_officials(api: ApiClient, code: str, key: str, offset: float) 
     )
     if approved.status_code == 200:
         winner = "approve"
-        _moved(approved, "review", "truong_phong")
+        moved(approved, "review", "truong_phong")
         # In the same workflow task: the step is taken; after: the dossier has moved on.
         _refused(reassigned, (409,), code)
     else:
         winner = "reassign"
-        answer = _moved(reassigned, "review", "tham_dinh")
+        answer = moved(reassigned, "review", "tham_dinh")
         assert answer["current_step"]["assignee"] == "kt.specialist2"
         _refused(approved, (403,), "assigned to kt.specialist2")
         state = await api.status(code, key)
@@ -282,7 +264,7 @@ async def _racing_officials(api: ApiClient, code: str, key: str, offset: float) 
             "kt.specialist2",
         )
         r = await _act(api, code, "kt.specialist2", "approve", step_key="tham_dinh")
-        _moved(r, "review", "truong_phong")
+        moved(r, "review", "truong_phong")
 
     # Two clicks of the head's approval, each with its own Idempotency-Key, no step named.
     first, second = await asyncio.gather(
@@ -290,7 +272,7 @@ async def _racing_officials(api: ApiClient, code: str, key: str, offset: float) 
     )
     assert sorted([first.status_code, second.status_code])[0] == 200, (first.text, second.text)
     won, lost = (first, second) if first.status_code == 200 else (second, first)
-    _moved(won, "review", "phe_duyet")
+    moved(won, "review", "phe_duyet")
     # Refused while the first is being applied (409), or, once the dossier moved on, because
     # the leader's step is not the head's (403): never applied to the leader's step.
     _refused(lost, (403, 409), code if lost.status_code == 409 else "phe_duyet")
@@ -302,7 +284,7 @@ async def _racing_officials(api: ApiClient, code: str, key: str, offset: float) 
     )
     assert sorted([first.status_code, second.status_code]) == [200, 409], (first.text, second.text)
     won, lost = (first, second) if first.status_code == 200 else (second, first)
-    assert _moved(won, "payment")["status_code"] == 6
+    assert moved(won, "payment")["status_code"] == 6
     _refused(lost, (409,), code)
     state = await api.status(code, key)
     assert (state["status_code"], state["current_step"]["key"]) == (6, "payment")
@@ -365,7 +347,7 @@ async def _withdrawal_round(api: ApiClient, stack: Stack, round: _Round) -> None
     steps = (await api.procedure(round.procedure))["steps"]
     for step, following in zip(steps[:-1], steps[1:], strict=True):
         r = await api.act(code, username(step["department"], step["role"]), "approve")
-        _moved(r, "review", following["key"])
+        moved(r, "review", following["key"])
     last = steps[-1]
 
     def approve() -> Awaitable[httpx.Response]:
@@ -413,7 +395,7 @@ async def _withdrawal_round(api: ApiClient, stack: Stack, round: _Round) -> None
             "withdrawal",
         )
         confirmed = await api.act(code, DESK, "confirm_withdrawal")
-        assert _moved(confirmed, "done")["status_code"] == 8
+        assert moved(confirmed, "done")["status_code"] == 8
     public = await _finished(stack, api, code, key)
     round.final = public["status_code"]
     history = public["history"]
@@ -485,7 +467,7 @@ async def _withdrawal_racing_payment(api: ApiClient, stack: Stack, round: _Round
     round.code = code
     for user in ("kt.specialist", "kt.head", "ld.leader"):
         r = await api.act(code, user, "approve")
-    assert _moved(r, "payment")["status_code"] == 6
+    assert moved(r, "payment")["status_code"] == 6
     r = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
     pay_url = r.json()["pay_url"]
     if round.order == "withdrawal-first":
@@ -506,7 +488,7 @@ async def _withdrawal_racing_payment(api: ApiClient, stack: Stack, round: _Round
     if withdrawal.status_code == 200:
         assert withdrawal.json()["status_code"] == 7, withdrawal.text
         await _agrees_now(stack, code)
-        _moved(await api.act(code, DESK, "confirm_withdrawal"), "done")
+        moved(await api.act(code, DESK, "confirm_withdrawal"), "done")
     else:
         detail = _refused(withdrawal, (409,), code)
         assert "processed" in detail or "finished" in detail, detail
@@ -583,7 +565,7 @@ async def test_several_updates_in_one_workflow_task(
     dossier then ends normally, its read model agreeing with the workflow."""
     created = await api.submit(HKD)
     code, key = created["code"], created["lookup_key"]
-    _moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
+    moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
     for user in ("kt.specialist", "kt.specialist2", "kt.head", DESK):
         await api.token(user)  # logged in beforehand: the clicks go out at once
     due = datetime.fromisoformat((await api.status(code, key))["due_at"])
@@ -605,7 +587,7 @@ async def test_several_updates_in_one_workflow_task(
         asked = await api.act(
             code, "kt.specialist", "request_supplement", note="Thiếu hợp đồng", components=["HDTN"]
         )
-        _moved(asked, "review", "supplement")
+        moved(asked, "review", "supplement")
         files = [await api.upload(), await api.upload()]
         requests = {
             "supplement": _supplement(api, code, key, files[0], "Đã bổ sung"),
@@ -665,7 +647,7 @@ async def test_several_updates_in_one_workflow_task(
         [decision] = [e for e in slip if e[0] == "tham_dinh" and e[1] in DECISIONS]
         assert decision[2] == applied[winner][1]
         for user in ("kt.head", "ld.leader"):
-            _moved(
+            moved(
                 await api.act(code, user, "approve"), "review" if user == "kt.head" else "payment"
             )
         await _pay(api, code, key)
@@ -678,7 +660,7 @@ async def test_several_updates_in_one_workflow_task(
         assert [e[1] for e in slip].count("supplemented") == supplied, slip
         assert state.status_code == 7 and state.current_task is not None
         assert state.current_task.step_key == "withdrawal"
-        _moved(await api.act(code, DESK, "confirm_withdrawal"), "done")
+        moved(await api.act(code, DESK, "confirm_withdrawal"), "done")
         public = await _finished(stack, api, code, key)
         assert (public["status_code"], public["outcome"]) == (8, "withdrawn")
     await check_replays(stack.client, code, f"updates-in-one-task-{where}")
@@ -711,7 +693,7 @@ async def test_a_payment_callback_before_the_payment_stage(
     once and done, with one payment in our book and one in the gateway's."""
     created = await api.submit(HKD)
     code, key = created["code"], created["lookup_key"]
-    _moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
+    moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
     early = {
         "event_id": f"early-{code}",
         "payment_id": "SBX-0123456789ABCDEF",
@@ -736,8 +718,8 @@ async def test_a_payment_callback_before_the_payment_stage(
         assert await session.get(Payment, code) is None
     await _agrees_now(stack, code)
 
-    _moved(await api.act(code, "kt.specialist", "approve"), "review", "truong_phong")
-    _moved(await api.act(code, "kt.head", "approve"), "review", "phe_duyet")
+    moved(await api.act(code, "kt.specialist", "approve"), "review", "truong_phong")
+    moved(await api.act(code, "kt.head", "approve"), "review", "phe_duyet")
 
     async def pay_at_once() -> httpx.Response:
         """The applicant's portal, polling for the payment and paying the moment it exists."""
@@ -812,19 +794,17 @@ class _TimerRun:
 
     env: WorkflowEnvironment
     sessionmaker: Sessionmaker
+    settings: Settings
     task_queue: str = field(default_factory=lambda: f"race-{uuid.uuid4().hex[:8]}")
     worker: Worker | None = None
     running: asyncio.Task[None] | None = None
 
     def start_worker(self) -> None:
-        activities = DossierActivities(
-            self.sessionmaker, SandboxGateway(self.sessionmaker, "http://sandbox"), b"race-key"
-        )
-        self.worker = Worker(
+        self.worker = build_worker(
             self.env.client,
+            self.sessionmaker,
+            self.settings,
             task_queue=self.task_queue,
-            workflows=WORKFLOWS,
-            activities=activities_of(activities, StatisticsActivities(self.sessionmaker)),
             max_cached_workflows=0,
         )
         self.running = asyncio.create_task(self.worker.run())
@@ -840,7 +820,7 @@ class _TimerRun:
         await self.env.sleep(max(moment - now, timedelta(0)))
 
     async def events(self, handle: WorkflowHandle[Any, Any]) -> list[str]:
-        return [_kind(e) for e in (await handle.fetch_history()).events]
+        return [event_kind(e) for e in (await handle.fetch_history()).events]
 
     async def quiet(self, handle: WorkflowHandle[Any, Any]) -> int:
         """Wait until every workflow task and activity scheduled has completed; returns how
@@ -920,7 +900,7 @@ async def test_an_action_racing_a_steps_timer(
         _Race("hotich", "approve", TPHT, "reminder"),
         _Race("phe_duyet", "approve", LD, "overdue"),
     ]
-    run = _TimerRun(env, sessionmaker)
+    run = _TimerRun(env, sessionmaker, settings)
     run.start_worker()
     handle = await env.client.start_workflow(
         DossierWorkflow.run, input, id=code, task_queue=run.task_queue

@@ -23,9 +23,16 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import PatchActivationInput
 
 from domain.calendar import CalendarSpec
-from tests.client import DESK, ApiClient
+from tests.client import DESK, ApiClient, moved
 from tests.conftest import Stack
-from tests.replaying import RECORDED, check_replays, replay_failures, replayer, save_if_recording
+from tests.replaying import (
+    RECORDED,
+    check_replays,
+    event_kind,
+    replay_failures,
+    replayer,
+    save_if_recording,
+)
 from tests.withdrawn_build import WITHDRAWN_BUILD
 from workflows.run_version import CURRENT
 from workflows.service_index_snapshot import (
@@ -46,15 +53,6 @@ def _recorded() -> list[WorkflowHistory]:
 @pytest.mark.parametrize("history", _recorded(), ids=lambda h: h.workflow_id)
 async def test_recorded_history_replays(history: WorkflowHistory) -> None:
     await replayer().replay_workflow(history)
-
-
-def _moved(response: httpx.Response, stage: str, step: str | None = None) -> None:
-    """The action was taken, and the dossier went where the scenario expects."""
-    assert response.status_code == 200, response.text
-    answer = response.json()
-    assert answer["stage"] == stage, answer
-    if step is not None:
-        assert answer["current_step"]["key"] == step, answer
 
 
 def _stranded() -> list[WorkflowHistory]:
@@ -93,11 +91,10 @@ def _commands_by_task(history: WorkflowHistory) -> list[list[str]]:
     """The events each completed workflow task wrote, in order."""
     tasks: list[list[str]] = []
     for event in history.events:
-        kind = event.WhichOneof("attributes") or ""
-        if kind == "workflow_task_completed_event_attributes":
+        name = event_kind(event)
+        if name == "workflow_task_completed":
             tasks.append([])
-        elif tasks and not kind.startswith("workflow_task_"):
-            name = kind.removesuffix("_event_attributes")
+        elif tasks and not name.startswith("workflow_task_"):
             if name == "marker_recorded":
                 name = f"marker:{event.marker_recorded_event_attributes.marker_name}"
             tasks[-1].append(name)
@@ -114,27 +111,27 @@ async def _drive(api: ApiClient, scenario: str) -> str:
     applicant = {"X-Lookup-Key": key}
     desk = "vpdk_mc.desk_officer" if scenario == "consulted" else DESK
     if scenario == "refused":
-        _moved(await api.act(code, DESK, "refuse", note="Không thuộc thẩm quyền"), "done")
+        moved(await api.act(code, DESK, "refuse", note="Không thuộc thẩm quyền"), "done")
         return code
     if scenario == "supplemented":
         asked = await api.act(code, DESK, "request_supplement", note="Thiếu", components=["HDTN"])
-        _moved(asked, "intake", "supplement")
+        moved(asked, "intake", "supplement")
         document = {"component": "HDTN", "file_id": await api.upload()}
         r = await api.http.post(
             f"/api/v1/dossiers/{code}/supplement", json={"documents": [document]}, headers=applicant
         )
-        _moved(r, "intake", "intake")
+        moved(r, "intake", "intake")
     steps = (await api.procedure(procedure))["steps"]
-    _moved(await api.act(code, desk, "accept"), "review", steps[0]["key"])
+    moved(await api.act(code, desk, "accept"), "review", steps[0]["key"])
     if scenario == "consulted":
-        _moved(await api.act(code, "vpdk.specialist", "consult", note="Ý kiến?"), "review")
+        moved(await api.act(code, "vpdk.specialist", "consult", note="Ý kiến?"), "review")
         for user in ("tnmt.specialist", "thue.specialist"):
             r = await api.answer_consultation(code, user)
             assert r.status_code == 200, r.text
         await api.wait_for_history(code, key, "consultation_answered", 2)
         rejected = await api.act(code, "vpdk.specialist", "reject", note="Không đủ điều kiện")
-        _moved(rejected, "delivery")
-        _moved(await api.act(code, desk, "deliver"), "done")
+        moved(rejected, "delivery")
+        moved(await api.act(code, desk, "deliver"), "done")
         return code
     if scenario == "extended":
         due = datetime.fromisoformat((await api.status(code, key))["due_at"])
@@ -142,33 +139,33 @@ async def _drive(api: ApiClient, scenario: str) -> str:
         while not WORKING.is_office_time(later):
             later += timedelta(hours=1)
         extended = await api.act(code, DESK, "extend", note="Chờ", new_due_at=later.isoformat())
-        _moved(extended, "review", steps[0]["key"])
+        moved(extended, "review", steps[0]["key"])
         assert datetime.fromisoformat((await api.status(code, key))["due_at"]) == later
         reassigned = await api.act(code, "kt.head", "reassign", assignee="kt.specialist2")
-        _moved(reassigned, "review", steps[0]["key"])
-        _moved(await api.act(code, "kt.specialist2", "reject", note="Sai"), "done")
+        moved(reassigned, "review", steps[0]["key"])
+        moved(await api.act(code, "kt.specialist2", "reject", note="Sai"), "done")
         return code
     if scenario == "withdrawn":
         withdraw = f"/api/v1/dossiers/{code}/withdraw"
         r = await api.http.post(withdraw, json={"reason": "Rút"}, headers=applicant)
-        _moved(r, "review", "withdrawal")
-        _moved(await api.act(code, DESK, "confirm_withdrawal"), "done")
+        moved(r, "review", "withdrawal")
+        moved(await api.act(code, DESK, "confirm_withdrawal"), "done")
         return code
     if scenario == "rejected":
         step = steps[0]
         official = f"{step['department'].lower()}.{step['role']}"
-        _moved(await api.act(code, official, "reject", note="Sai"), "done")
+        moved(await api.act(code, official, "reject", note="Sai"), "done")
         return code
     for step, following in zip(steps, [*steps[1:], None], strict=True):
         approved = await api.act(code, f"{step['department'].lower()}.{step['role']}", "approve")
-        _moved(approved, "review" if following else "payment", following and following["key"])
+        moved(approved, "review" if following else "payment", following and following["key"])
     if scenario in ("gateway", "supplemented"):  # full online: paid through the gateway
         r = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers=applicant)
         assert r.status_code == 200, r.text
         assert (await api.http.post(r.json()["pay_url"])).status_code == 200
     else:
-        _moved(await api.act(code, DESK, "confirm_payment"), "delivery")
-        _moved(await api.act(code, DESK, "deliver"), "done")
+        moved(await api.act(code, DESK, "confirm_payment"), "delivery")
+        moved(await api.act(code, DESK, "deliver"), "done")
     assert (await api.wait_for(code, key, "done"))["status_code"] == 10
     return code
 
@@ -224,11 +221,11 @@ async def test_a_dossier_started_before_the_fix_finishes_after_it(
         async with stack.other_worker(patch_activation_callback=_released_before_the_fix):
             created = await api.submit("1.001612")
             code, key = created["code"], created["lookup_key"]
-            _moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
+            moved(await api.act(code, DESK, "accept"), "review", "tham_dinh")
             asked = await api.act(
                 code, "kt.specialist", "request_supplement", note="Thiếu", components=["HDTN"]
             )
-            _moved(asked, "review", "supplement")
+            moved(asked, "review", "supplement")
     finally:
         stack.start_worker()  # today's code
     history = await stack.client.get_workflow_handle(code).fetch_history()
@@ -240,10 +237,10 @@ async def test_a_dossier_started_before_the_fix_finishes_after_it(
         json={"documents": [document]},
         headers={"X-Lookup-Key": key},
     )
-    _moved(r, "review", "tham_dinh")
-    _moved(await api.act(code, "kt.specialist", "approve"), "review", "truong_phong")
-    _moved(await api.act(code, "kt.head", "approve"), "review", "phe_duyet")
-    _moved(await api.act(code, "ld.leader", "approve"), "payment")
+    moved(r, "review", "tham_dinh")
+    moved(await api.act(code, "kt.specialist", "approve"), "review", "truong_phong")
+    moved(await api.act(code, "kt.head", "approve"), "review", "phe_duyet")
+    moved(await api.act(code, "ld.leader", "approve"), "payment")
     r = await api.http.get(f"/api/v1/dossiers/{code}/payment", headers={"X-Lookup-Key": key})
     assert (await api.http.post(r.json()["pay_url"])).status_code == 200
     assert (await api.wait_for(code, key, "done"))["status_code"] == 10

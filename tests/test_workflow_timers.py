@@ -9,25 +9,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-import pytest
 from sqlalchemy import select
 from temporalio.client import WorkflowHandle
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
-from temporalio.worker import Worker
 
-from activities.dossier_activities import DossierActivities
-from activities.payment_gateway import SandboxGateway
-from activities.statistics_activities import StatisticsActivities
 from domain.calendar import VN_TZ, CalendarSpec, WorkingCalendar
-from domain.catalog import LoadedCatalog, load_catalog
+from domain.catalog import load_catalog
 from domain.dossier import Actor, DossierState
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Consultation, Document, Dossier, OfficialAlertRow, SlipEntryRow
 from tests.conftest import insert_dossier
 from tests.replaying import check_replays
-from worker import WORKFLOWS, activities_of
+from worker import build_worker
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
 from workflows.messages import (
@@ -46,11 +41,6 @@ PERMIT = "1.009994"  # 15 working days: KTHT specialist (64 h), KTHT head (24 h)
 LAND = "1.012778"  # 30 days; its first step (VPDK) consults TNMT and THUE, 16 h each
 
 DESK = Actor("desk", "BPMC", "desk_officer")
-
-
-@pytest.fixture
-def catalog(settings: Settings) -> LoadedCatalog:
-    return load_catalog(settings.catalog_path)
 
 
 @dataclass
@@ -78,7 +68,7 @@ class Run:
 async def _dossier(
     env: WorkflowEnvironment,
     sessionmaker: Sessionmaker,
-    catalog: LoadedCatalog,
+    settings: Settings,
     procedure: str,
     received_at: datetime | None = None,
     *,
@@ -87,7 +77,7 @@ async def _dossier(
     """A dossier row as the API writes it, and its workflow started as the API starts it.
     Once the test's body passed, its history (fired timers and all) and its children's replay
     through today's code, and are kept as `<name>-<version>` when recording."""
-    snapshot = catalog.snapshot(procedure)
+    snapshot = load_catalog(settings.catalog_path).snapshot(procedure)
     received_at = received_at or await env.get_current_time()
     spec = CalendarSpec.for_period(received_at.year - 1)
     calendar = spec.calendar()
@@ -97,14 +87,7 @@ async def _dossier(
         code, snapshot, "online", "individual", "online", received_at, due_at, spec
     )
     task_queue = f"timers-{uuid.uuid4().hex[:8]}"
-    gateway = SandboxGateway(sessionmaker, "http://sandbox")
-    activities = DossierActivities(sessionmaker, gateway, b"test-document-key")
-    async with Worker(
-        env.client,
-        task_queue=task_queue,
-        workflows=WORKFLOWS,
-        activities=activities_of(activities, StatisticsActivities(sessionmaker)),
-    ):
+    async with build_worker(env.client, sessionmaker, settings, task_queue=task_queue):
         handle = await env.client.start_workflow(
             DossierWorkflow.run, input, id=code, task_queue=task_queue
         )
@@ -133,7 +116,7 @@ async def _alerts(sessionmaker: Sessionmaker, code: str) -> list[tuple[str, str,
 
 
 async def test_fifteen_working_days_from_a_friday_evening_before_tet(
-    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
+    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     """Received on Friday 29 January 2027 at 19:00, after office hours, the week before Tết.
     By hand: the count starts on Monday 1 February at 07:30. Working days 1–3 are 1–3
@@ -143,7 +126,7 @@ async def test_fifteen_working_days_from_a_friday_evening_before_tet(
     February at 17:00, and its reminder (6 hours) falls at 15:00 that day."""
     received = _at(2027, 1, 29, 19, 0)
     async with _dossier(
-        time_skipping, sessionmaker, catalog, PERMIT, received, name="tet-appointment"
+        time_skipping, sessionmaker, settings, PERMIT, received, name="tet-appointment"
     ) as run:
         state = await run.state()
         assert state.due_at == _at(2027, 2, 26, 17, 0)
@@ -162,10 +145,10 @@ async def test_fifteen_working_days_from_a_friday_evening_before_tet(
 
 
 async def test_a_supplement_stops_the_clock_for_five_days(
-    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
+    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     async with _dossier(
-        time_skipping, sessionmaker, catalog, PERMIT, name="supplement-clock-stopped"
+        time_skipping, sessionmaker, settings, PERMIT, name="supplement-clock-stopped"
     ) as run:
         await run.act(DESK, "accept")
         specialist = Actor("ktht", "KTHT", "specialist")
@@ -203,9 +186,9 @@ async def test_a_supplement_stops_the_clock_for_five_days(
 
 
 async def test_a_late_step_is_reminded_escalated_and_the_desk_apologises(
-    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
+    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, BIRTH, name="late-step") as run:
+    async with _dossier(time_skipping, sessionmaker, settings, BIRTH, name="late-step") as run:
         code = run.input.code
         await run.act(DESK, "accept")
         step = (await run.state()).current_task
@@ -258,10 +241,10 @@ async def test_a_late_step_is_reminded_escalated_and_the_desk_apologises(
 
 
 async def test_withdrawal_while_a_step_waits(
-    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
+    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     async with _dossier(
-        time_skipping, sessionmaker, catalog, HKD, name="withdrawn-while-waiting"
+        time_skipping, sessionmaker, settings, HKD, name="withdrawn-while-waiting"
     ) as run:
         await run.act(DESK, "accept")
         await time_skipping.sleep(timedelta(days=2))
@@ -275,9 +258,9 @@ async def test_withdrawal_while_a_step_waits(
 
 
 async def test_a_returned_step_is_done_again_with_a_fresh_allotment(
-    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
+    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
-    async with _dossier(time_skipping, sessionmaker, catalog, HKD, name="returned") as run:
+    async with _dossier(time_skipping, sessionmaker, settings, HKD, name="returned") as run:
         await run.act(DESK, "accept")
         await run.act(Actor("kt", "KT", "specialist"), "approve")
         await time_skipping.sleep(timedelta(hours=1))
@@ -291,10 +274,10 @@ async def test_a_returned_step_is_done_again_with_a_fresh_allotment(
 
 
 async def test_a_consultation_goes_on_without_the_department_that_never_answers(
-    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, catalog: LoadedCatalog
+    time_skipping: WorkflowEnvironment, sessionmaker: Sessionmaker, settings: Settings
 ) -> None:
     async with _dossier(
-        time_skipping, sessionmaker, catalog, LAND, name="consultation-unanswered"
+        time_skipping, sessionmaker, settings, LAND, name="consultation-unanswered"
     ) as run:
         code = run.input.code
         await run.act(Actor("mc", "VPDK_MC", "desk_officer"), "accept")
