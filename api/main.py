@@ -10,15 +10,16 @@ from contextlib import asynccontextmanager
 
 import httpx
 import structlog
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
+from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from api import metrics
+from api import metrics, pages
 from api.context import AppContext
 from api.errors import problem
 from api.routes import (
@@ -77,9 +78,12 @@ async def _request_context(
         response = await call_next(request)
     except Exception:
         log.exception("unhandled error", method=request.method, path=request.url.path)
-        response = JSONResponse(
-            {"detail": "internal error", "request_id": request_id}, status_code=500
-        )
+        if pages.is_page(request.url.path):
+            response = pages.internal_error_page(request, request_id)
+        else:
+            response = JSONResponse(
+                {"detail": "internal error", "request_id": request_id}, status_code=500
+            )
     response.headers["X-Request-Id"] = request_id
     elapsed = time.perf_counter() - started
     # By the route's template (never the dossier code in the path): a bounded set of labels.
@@ -105,10 +109,13 @@ async def _unstorable_data(request: Request, exc: Exception) -> JSONResponse:
     return JSONResponse({"detail": [problem("the request holds data that cannot be stored")]}, 422)
 
 
-async def _invalid_request(request: Request, exc: Exception) -> JSONResponse:
+async def _invalid_request(request: Request, exc: Exception) -> Response:
     """422 naming each problem by place. The offending input is not echoed back: it may hold
     personal data, or values (NaN, broken Unicode) that do not even serialise."""
     assert isinstance(exc, RequestValidationError)
+    if pages.is_page(request.url.path):
+        # A page's own forms are checked by the page; this is a hand-made request.
+        return pages.http_error_page(request, HTTPException(400, detail="malformed request"))
     errors = [
         {"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in exc.errors()
     ]
@@ -128,6 +135,10 @@ async def _http_error(request: Request, exc: Exception) -> Response:
         return JSONResponse({"detail": [problem("the body is not valid UTF-8 JSON")]}, 422)
     if exc.status_code == 503 and "Retry-After" not in (exc.headers or {}):
         exc.headers = {**(exc.headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
+    if pages.is_page(request.url.path):
+        return pages.http_error_page(
+            request, HTTPException(exc.status_code, exc.detail, exc.headers)
+        )
     return await http_exception_handler(request, exc)
 
 
@@ -157,6 +168,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in routers:
         app.include_router(router.router)
     app.include_router(metrics.router)
+    pages.install(app)
+    # Pages and JSON travel compressed: a 3G phone pays for every byte.
+    app.add_middleware(GZipMiddleware, minimum_size=1000)
     if settings.sandbox_gateway:
         app.include_router(sandbox.router)
     return app

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from domain.calendar import HOURS_PER_WORKING_DAY
 from domain.codes import AGENCY_CODE_PATTERN
 from domain.dossier import ConsultSpec, ProcedureSnapshot, StepSpec
+from domain.forms import FormField
 
 Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")
 
@@ -44,6 +45,8 @@ class Component(_Strict):
     code: str = Code
     name: str
     required: bool = True
+    # What the component is, for the applicant preparing it (e.g. "bản sao có chứng thực").
+    help: str | None = None
 
 
 class Consult(_Strict):
@@ -72,6 +75,10 @@ class Procedure(_Strict):
     processing_days: float = Field(gt=0)
     components: list[Component] = Field(min_length=1)
     steps: list[Step] = Field(min_length=1)
+    # Who the procedure is for, in a sentence the portal shows.
+    audience: str | None = None
+    # The declaration form (tờ khai): the fields the applicant fills in at submission.
+    form: list[FormField] = Field(default_factory=list)
 
     @model_validator(mode="after")
     def _check_process(self) -> Procedure:
@@ -84,6 +91,9 @@ class Procedure(_Strict):
                 raise ValueError(
                     f"procedure {self.code}, step {step.key}: consult each other department once"
                 )
+        names = [f.name for f in self.form]
+        if len(set(names)) != len(names):
+            raise ValueError(f"procedure {self.code}: form field names must be unique")
         components = [c.code for c in self.components]
         if len(set(components)) != len(components):
             raise ValueError(f"procedure {self.code}: component codes must be unique")

@@ -295,3 +295,49 @@ async def http(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
 @pytest.fixture(scope="session")
 def demo_password() -> str:
     return DEMO_PASSWORD
+
+
+# ---- browser tests ------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+async def browser() -> AsyncIterator[Any]:
+    """Debian's Chromium under Playwright; the browser tests are skipped (loudly) without it."""
+    from tests.browser import CHROMIUM, CHROMIUM_FLAGS, MISSING, chromium_available
+
+    if not chromium_available():
+        pytest.skip(MISSING)
+    from playwright.async_api import async_playwright
+
+    async with async_playwright() as playwright:
+        chromium = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_FLAGS
+        )
+        yield chromium
+        await chromium.close()
+
+
+@pytest.fixture
+async def phone(browser: Any, stack: Stack) -> AsyncIterator[Any]:
+    """A page on a phone-sized screen (390×844), in Vietnamese, at the running stack."""
+    from tests.browser import PHONE
+
+    context = await browser.new_context(
+        viewport=PHONE,
+        base_url=stack.base_url,
+        locale="vi-VN",
+        is_mobile=True,
+        has_touch=True,
+        accept_downloads=True,
+    )
+    context.set_default_timeout(15_000)
+    page = await context.new_page()
+    yield page
+    await context.close()
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    from tests.browser import MISSING, chromium_available
+
+    if not chromium_available():
+        terminalreporter.write_line(MISSING, red=True, bold=True)

@@ -1,17 +1,13 @@
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordRequestForm
 
-from api import throttle
-from api.audit import entry_by
+from api import operations
 from api.deps import CODEC_COOKIE, ContextDep, SessionDep
 from api.schemas import Token
-from api.security import TokenClaims, issue_token, verify_password
-from api.throttle import login_limit
-from store.audit import append
-from store.officials import get_official
+from api.security import issue_token
 
 router = APIRouter(prefix="/api/v1/auth", tags=["officials"])
 
@@ -31,24 +27,8 @@ async def login(
         ),
     ] = False,
 ) -> Token:
-    # A name PostgreSQL could not even store cannot be an official's.
-    storable = form.username.isprintable()
-    name = form.username[:64] if storable else "?"
-    limit = login_limit(ctx.settings)
-    await throttle.check(ctx.sessionmaker, limit, f"user:{name}")
-    official = await get_official(session, form.username) if storable else None
-    if official is None or not verify_password(official.password_hash, form.password):
-        # Failed logins are kept (by the name tried), for the security office to see.
-        await throttle.failed(ctx.sessionmaker, limit, f"user:{name}")
-        await append(ctx.sessionmaker, entry_by(request, name, "unknown", "login_failed"))
-        raise HTTPException(
-            status.HTTP_401_UNAUTHORIZED,
-            detail="wrong username or password",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    await append(ctx.sessionmaker, entry_by(request, official.username, official.role, "login"))
+    claims = await operations.log_in(ctx, session, request, form.username, form.password)
     ttl = timedelta(minutes=ctx.settings.token_ttl_minutes)
-    claims = TokenClaims(official.username, official.department, official.role)
     token = issue_token(claims, ctx.settings.jwt_secret.get_secret_value(), ttl)
     if codec_cookie:
         response.set_cookie(
@@ -63,6 +43,6 @@ async def login(
     return Token(
         access_token=token,
         expires_in=int(ttl.total_seconds()),
-        department=official.department,
-        role=official.role,
+        department=claims.department,
+        role=claims.role,
     )

@@ -4,10 +4,9 @@ and what they were alerted to (reminders, late steps, apologies due)."""
 from datetime import UTC, datetime
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request, status
+from fastapi import APIRouter, Query, Request
 
-from api.actions import answer_consultation
-from api.audit import audited, entry
+from api import operations
 from api.deps import ContextDep, OfficialDep, SessionDep
 from api.schemas import AlertPublic, ConsultationAnswerIn, ConsultationPublic, TaskPublic
 from api.status import current_task, step_public
@@ -74,18 +73,9 @@ async def answer(
 ) -> ConsultationPublic:
     """The consulted department's opinion; the step that asked goes on once every department
     answered or ran out of time."""
-    consultation = await repo.get_consultation(session, consultation_id)
-    if consultation is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, detail=f"no consultation {consultation_id}")
-    audit = entry(request, "answer_consultation", official, consultation.dossier_code)
-    async with audited(ctx, audit):
-        if (official.department, official.role) != (consultation.department, consultation.role):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN,
-                detail=f"this consultation is for department {consultation.department}, "
-                f"role {consultation.role}",
-            )
-        await answer_consultation(ctx, consultation_id, official, body.opinion)
+    consultation = await operations.answer(
+        ctx, session, request, consultation_id, official, body.opinion
+    )
     public = ConsultationPublic.model_validate(consultation, from_attributes=True)
     return public.model_copy(
         update={"status": "answered", "answered_by": official.username, "opinion": body.opinion}

@@ -1,0 +1,207 @@
+"""What keeps the pages safe: the form token (CSRF), the official's session cookie, the
+applicant's lookup key kept in a cookie of that dossier only, and the headers that forbid
+inline scripts, framing and leaking addresses to other sites."""
+
+import hmac
+import secrets
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import urlsplit
+
+from fastapi import Depends, Request, Response
+from fastapi.responses import RedirectResponse
+
+from api.security import TokenClaims, issue_token, read_token
+from motcua.settings import Settings
+
+# Where the pages live; everything else (the JSON API, /docs, the codec) keeps its own rules.
+PAGE_PREFIXES = ("/thu-tuc", "/tra-cuu", "/ho-so", "/can-bo", "/static")
+
+CSRF_COOKIE = "motcua_csrf"
+CSRF_FIELD = "csrf_token"
+SESSION_COOKIE = "motcua_session"
+KEY_COOKIE = "motcua_key"
+# How long a phone keeps a dossier's lookup key after the QR link or the tracking form.
+KEY_TTL = timedelta(hours=2)
+OFFICIALS_PATH = "/can-bo"
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+)
+
+
+def is_page(path: str) -> bool:
+    return path == "/" or path.startswith(PAGE_PREFIXES)
+
+
+def _settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def _secure(request: Request) -> bool:
+    """Cookies are Secure whenever the site is served over HTTPS."""
+    return _settings(request).public_base_url.startswith("https://")
+
+
+# ---- the form token ---------------------------------------------------------------------
+
+
+def csrf_token(request: Request) -> str:
+    """The browser's form token: its cookie's, or a new one for a first visit."""
+    token = getattr(request.state, "csrf_token", None) or request.cookies.get(CSRF_COOKIE)
+    if not token or len(token) > 64:
+        token = secrets.token_urlsafe(32)
+    request.state.csrf_token = token
+    return str(token)
+
+
+def set_csrf_cookie(request: Request, response: Response, token: str) -> None:
+    if request.cookies.get(CSRF_COOKIE) != token:
+        response.set_cookie(
+            CSRF_COOKIE, token, httponly=True, samesite="strict", secure=_secure(request)
+        )
+
+
+class CsrfRefused(Exception):
+    """A form post without this site's token, or from another site."""
+
+
+def _same_origin(request: Request) -> bool:
+    if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None or origin == "null":
+        return origin is None
+    ours = {
+        f"{request.url.scheme}://{request.url.netloc}",
+        "{0.scheme}://{0.netloc}".format(urlsplit(_settings(request).public_base_url)),
+    }
+    return origin in ours
+
+
+async def check_csrf(request: Request) -> None:
+    """Every form post carries the token of the browser's cookie, and comes from this site."""
+    if request.method != "POST":
+        return
+    form = await request.form()  # parsed once: the route reads the same form
+    sent = form.get(CSRF_FIELD)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if (
+        not isinstance(sent, str)
+        or not cookie
+        or not hmac.compare_digest(sent.encode(), cookie.encode())
+        or not _same_origin(request)
+    ):
+        raise CsrfRefused()
+
+
+CsrfChecked = Depends(check_csrf)
+
+
+# ---- the official's session -------------------------------------------------------------
+
+
+def start_session(request: Request, response: Response, official: TokenClaims) -> None:
+    """The signed, short-lived token of the API, kept in an HttpOnly cookie of the back office."""
+    settings = _settings(request)
+    ttl = timedelta(minutes=settings.token_ttl_minutes)
+    token = issue_token(official, settings.jwt_secret.get_secret_value(), ttl)
+    response.set_cookie(
+        SESSION_COOKIE,
+        token,
+        max_age=int(ttl.total_seconds()),
+        path=OFFICIALS_PATH,
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
+def end_session(response: Response) -> None:
+    response.delete_cookie(SESSION_COOKIE, path=OFFICIALS_PATH)
+
+
+def page_official(request: Request) -> TokenClaims | None:
+    """The official logged in to the back office, or None (none, or the session expired)."""
+    cookie = request.cookies.get(SESSION_COOKIE)
+    if not cookie:
+        return None
+    return read_token(cookie, _settings(request).jwt_secret.get_secret_value())
+
+
+class LoginRequired(Exception):
+    """A back-office page asked for without a live session: to the login page, then back."""
+
+    def __init__(self, next_path: str) -> None:
+        self.next_path = next_path
+
+
+def require_official(request: Request) -> TokenClaims:
+    official = page_official(request)
+    if official is None:
+        raise LoginRequired(request.url.path)
+    return official
+
+
+PageOfficialDep = Annotated[TokenClaims, Depends(require_official)]
+
+
+def safe_next(path: str | None) -> str:
+    """Where to go after logging in: a back-office path of ours, never another site."""
+    if path and path.startswith(OFFICIALS_PATH) and "//" not in path and "\\" not in path:
+        return path
+    return OFFICIALS_PATH
+
+
+def to_login(exc: LoginRequired) -> RedirectResponse:
+    return RedirectResponse(f"{OFFICIALS_PATH}/dang-nhap?next={exc.next_path}", status_code=303)
+
+
+# ---- the applicant's lookup key ---------------------------------------------------------
+
+
+def dossier_path(code: str) -> str:
+    return f"/ho-so/{code}"
+
+
+def keep_lookup_key(request: Request, response: Response, code: str, key: str) -> None:
+    """The key in an HttpOnly cookie sent only to this dossier's pages: the address bar, the
+    history and the logs see a clean URL."""
+    response.set_cookie(
+        KEY_COOKIE,
+        key.strip().upper(),
+        max_age=int(KEY_TTL.total_seconds()),
+        path=dossier_path(code),
+        httponly=True,
+        samesite="lax",
+        secure=_secure(request),
+    )
+
+
+def forget_lookup_key(response: Response, code: str) -> None:
+    response.delete_cookie(KEY_COOKIE, path=dossier_path(code))
+
+
+def lookup_key(request: Request) -> str | None:
+    """The key the browser kept for the dossier of this page (the cookie's path scopes it)."""
+    return request.cookies.get(KEY_COOKIE)
+
+
+# ---- headers ----------------------------------------------------------------------------
+
+
+async def security_headers(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """No framing, no sniffing, no address sent to other sites; and on the pages, no script
+    or style but our own files."""
+    response = await call_next(request)
+    response.headers.setdefault("X-Frame-Options", "DENY")
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    if is_page(request.url.path):
+        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    return response
