@@ -1,6 +1,7 @@
 """The pages' shell: served in Vietnamese with their security headers, static files cached."""
 
 import httpx
+from playwright.async_api import Page
 
 from tests.browser import assert_accessible
 
@@ -14,7 +15,7 @@ async def test_home_page_is_vietnamese_and_guarded(http: httpx.AsyncClient) -> N
     assert r.headers["referrer-policy"] == "same-origin"
 
 
-async def test_phone_home(phone) -> None:  # type: ignore[no-untyped-def]
+async def test_phone_home(phone: Page) -> None:
     await phone.goto("/")
     await assert_accessible(phone)
     await phone.screenshot(path="/tmp/home.png")
