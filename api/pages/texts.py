@@ -81,6 +81,13 @@ VI: dict[str, str] = {
     # ---- portal (applicants) ---------------------------------------------------------------
     # ---- tracking (applicants) -------------------------------------------------------------
     # ---- back office (officials) -----------------------------------------------------------
+    "officials.service_name": "Một cửa — Cán bộ",
+    "officials.nav.inbox": "Hồ sơ cần xử lý",
+    "officials.nav.counter": "Tiếp nhận tại quầy",
+    "officials.nav.dashboard": "Thống kê",
+    "officials.nav.logout": "Đăng xuất",
+    "officials.footer": "Mọi thao tác và lượt xem hồ sơ đều được ghi nhật ký.",
+    # ---- counter registration (the desk) -----------------------------------------------------
     # ---- dashboard (leaders) ---------------------------------------------------------------
 }
 
