@@ -218,7 +218,9 @@ def _print_banner(settings: Settings, catalog: LoadedCatalog) -> None:
         f"""
 motcua is running (Ctrl-C stops all of it).
 
-  API            {settings.public_base_url}          (OpenAPI: {settings.public_base_url}/docs)
+  Portal         {settings.public_base_url}/          (applicants: procedures, submit, track)
+  Back office    {settings.public_base_url}/can-bo    (officials; leaders' figures at /can-bo/thong-ke)
+  API            {settings.public_base_url}/api/v1    (OpenAPI: {settings.public_base_url}/docs)
   Temporal UI    {settings.temporal_ui_url}
   Temporal gRPC  {settings.temporal_address}
   PostgreSQL     {settings.database_url}

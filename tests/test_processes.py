@@ -358,7 +358,9 @@ async def _started(env: dict[str, str]) -> tuple[Running, list[psutil.Process]]:
     async with run.killed_on_failure(group=True):
         await run.wait_until("banner", lambda: run.printed("motcua is running"), 120)
         await run.wait_until("'worker started'", lambda: run.logged("worker started"), 60)
-        assert run.printed(f"API            {env['PUBLIC_BASE_URL']}"), run.output
+        assert run.printed(f"Portal         {env['PUBLIC_BASE_URL']}/ "), run.output
+        assert run.printed(f"Back office    {env['PUBLIC_BASE_URL']}/can-bo "), run.output
+        assert run.printed(f"API            {env['PUBLIC_BASE_URL']}/api/v1 "), run.output
         assert run.printed("Temporal UI    http://localhost:8233"), run.output
         assert run.printed("Temporal gRPC  127.0.0.1:7233"), run.output
         procs = _stack_processes(run, Path(env["DATA_DIR"]))
@@ -378,6 +380,9 @@ async def test_motcua_run_end_to_end(run_env: dict[str, str]) -> None:
         async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
             r = await http.get("/healthz")
             assert (r.status_code, r.json()) == (200, {"status": "ok"})
+            # The people's pages, from the installed package (templates and static files).
+            assert "Tra cứu hồ sơ" in (await http.get("/")).text
+            assert (await http.get("/can-bo/dang-nhap")).status_code == 200
             procedures = (await http.get("/api/v1/procedures")).json()
             assert "1.001612" in [p["code"] for p in procedures]
             api = ApiClient(http, DEMO_PASSWORD)
