@@ -219,7 +219,7 @@ def _print_banner(settings: Settings, catalog: LoadedCatalog) -> None:
 motcua is running (Ctrl-C stops all of it).
 
   Portal         {settings.public_base_url}/          (applicants: procedures, submit, track)
-  Back office    {settings.public_base_url}/can-bo    (officials; leaders' figures at /can-bo/thong-ke)
+  Back office    {settings.public_base_url}/can-bo    (officials; the leaders' figures too)
   API            {settings.public_base_url}/api/v1    (OpenAPI: {settings.public_base_url}/docs)
   Temporal UI    {settings.temporal_ui_url}
   Temporal gRPC  {settings.temporal_address}
