@@ -19,6 +19,7 @@ from pydantic import (
 
 from domain.calendar import VN_TZ
 from domain.dossier import Action, Channel, DeliveryMethod
+from domain.forms import DEFAULT_MAX_LENGTH, TEXT_TYPES, FieldType
 
 
 def _vietnam_time(value: datetime) -> str:
@@ -78,6 +79,35 @@ class ComponentPublic(BaseModel):
     code: str
     name: str
     required: bool
+    help: str | None = Field(default=None, description="What the component is, to prepare it")
+
+
+class FormFieldPublic(BaseModel):
+    """One field of the procedure's declaration form (tờ khai), as `form` must fill it."""
+
+    name: str = Field(description="The key of this field in the submission's `form`")
+    label: str
+    type: FieldType = Field(
+        description="text, textarea, address: text; number: a number, or text such as "
+        "'1,5' or '500.000.000'; date: 'yyyy-mm-dd' or 'dd/mm/yyyy'; choice: one of `choices`"
+    )
+    required: bool
+    choices: list[str]
+    help: str | None
+    max_length: int | None = Field(description="Longest text taken (text types only)")
+    minimum: float | None
+    maximum: float | None
+    integer: bool = Field(description="A number without fraction")
+    not_future: bool = Field(description="A date not after today (Vietnam's day)")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _effective_max_length(cls, data: Any) -> Any:
+        # The catalog may leave it to the type's default; a client is told the actual limit.
+        kind = data.get("type", "text") if isinstance(data, dict) else None
+        if kind in TEXT_TYPES and not data.get("max_length"):
+            return {**data, "max_length": DEFAULT_MAX_LENGTH[kind]}
+        return data
 
 
 class ConsultPublic(BaseModel):
@@ -104,8 +134,12 @@ class ProcedurePublic(BaseModel):
     level: Literal["partial", "full"]
     fee_vnd: int
     processing_days: float
+    audience: str | None = Field(description="Who the procedure is for")
     components: list[ComponentPublic]
     steps: list[StepSpecPublic]
+    form: list[FormFieldPublic] = Field(
+        description="The declaration form: the fields a submission's `form` fills in"
+    )
 
 
 # ---- files --------------------------------------------------------------------------------
@@ -165,7 +199,11 @@ class DossierCreate(_Request):
     procedure_code: str = Field(min_length=1, max_length=64)
     channel: Channel
     applicant: ApplicantIn
-    form: dict[str, Any] = Field(default_factory=dict)
+    form: dict[str, Any] = Field(
+        default_factory=dict,
+        description="The declaration form: a value for each field of the procedure's `form` "
+        "(GET /api/v1/procedures/{code}), checked against it",
+    )
     documents: list[DocumentRef] = Field(default_factory=list, max_length=100)
     delivery: DeliveryIn
 

@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import structlog
 from fastapi import HTTPException, status
@@ -17,13 +18,14 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
 from api.context import AppContext
-from api.errors import header_problem, unprocessable
+from api.errors import header_problem, problem, unprocessable
 from api.schemas import DocumentRef, DossierCreate
 from api.security import lookup_key, new_lookup_salt
 from domain.calendar import VN_TZ, CalendarSpec
 from domain.catalog import LoadedCatalog, Procedure
 from domain.codes import format_dossier_code
 from domain.dossier import DeliveryMethod, ProcedureSnapshot, Stage, desk_task
+from domain.forms import check_form, cleaned
 from motcua.logging import bound_request_id
 from store import dossiers as repo
 from store.models import Dossier
@@ -48,9 +50,15 @@ def request_hash(body: DossierCreate) -> str:
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
+@dataclass
+class _Checked:
+    snapshot: ProcedureSnapshot
+    form: dict[str, Any]  # the declaration form as kept (cleaned)
+
+
 async def _check_against_procedure(
     session: AsyncSession, catalog: LoadedCatalog, body: DossierCreate
-) -> ProcedureSnapshot:
+) -> _Checked:
     procedure = catalog.procedures.get(body.procedure_code)
     if procedure is None:
         raise unprocessable(f"unknown procedure_code {body.procedure_code!r}", "procedure_code")
@@ -61,13 +69,23 @@ async def _check_against_procedure(
             "delivery",
             "method",
         )
+    form = checked_form(procedure, body.form)
     submitted = {d.component for d in body.documents}
     check_components(procedure, submitted, "documents")
     missing = sorted(c.code for c in procedure.components if c.required and c.code not in submitted)
     if missing:
         raise unprocessable(f"required components missing: {missing}", "documents")
     await check_files(session, body.documents)
-    return catalog.snapshot(procedure.code)
+    return _Checked(catalog.snapshot(procedure.code), form)
+
+
+def checked_form(procedure: Procedure, values: dict[str, Any]) -> dict[str, Any]:
+    """The declaration form as the dossier keeps it (text trimmed, numbers as numbers, dates
+    ISO); a 422 naming every field that is missing or wrong, each at ["body", "form", name]."""
+    problems = check_form(procedure.form, values)
+    if problems:
+        raise HTTPException(422, detail=[problem(p.message, "form", p.field) for p in problems])
+    return cleaned(procedure.form, values)
 
 
 def check_components(procedure: Procedure, codes: Iterable[str], field: str) -> None:
@@ -136,7 +154,8 @@ async def submit_dossier(
         if earlier is not None:
             return _replay(earlier, fingerprint, secret)
 
-    snapshot = await _check_against_procedure(session, ctx.catalog, body)
+    checked = await _check_against_procedure(session, ctx.catalog, body)
+    snapshot = checked.snapshot
     for _ in range(_CODE_ATTEMPTS):
         received_at = datetime.now(UTC).replace(microsecond=0)
         day = received_at.astimezone(VN_TZ).date()
@@ -146,6 +165,7 @@ async def submit_dossier(
             format_dossier_code(snapshot.agency_code, day, seq),
             snapshot,
             body,
+            checked.form,
             received_at,
             calendar_spec,
             idempotency_key,
@@ -195,6 +215,7 @@ def _dossier_row(
     code: str,
     snapshot: ProcedureSnapshot,
     body: DossierCreate,
+    form: dict[str, Any],
     received_at: datetime,
     calendar_spec: CalendarSpec,
     idempotency_key: str | None,
@@ -216,7 +237,7 @@ def _dossier_row(
         channel=str(body.channel),
         applicant_kind=body.applicant.kind,
         applicant=body.applicant.model_dump(mode="json"),
-        form=body.form,
+        form=form,
         documents=[d.model_dump(mode="json") for d in body.documents],
         delivery=body.delivery.model_dump(mode="json"),
         fee_vnd=snapshot.fee_vnd,

@@ -29,6 +29,15 @@ APPLICANT = {
     "phone": "0900000001",
     "address": "1 Đường Thử, xã Mỹ Yên",
 }
+# The household-business declaration form (tờ khai), as an applicant fills it in.
+FORM = {
+    "nguoi_thanh_lap": "Một cá nhân",
+    "ten_ho_kinh_doanh": "Hộ kinh doanh Quán cơm Bench",
+    "dia_chi_tru_so": "1 Đường Thử, xã Mỹ Yên",
+    "nganh_nghe_kinh_doanh": "Dịch vụ ăn uống",
+    "von_kinh_doanh": "30.000.000",
+    "so_lao_dong": 1,
+}
 
 
 async def _json(response: httpx.Response, expected: int = 200) -> Any:
@@ -56,7 +65,7 @@ class Bench:
             "procedure_code": PROCEDURE,
             "channel": "online",
             "applicant": APPLICANT,
-            "form": {},
+            "form": FORM,
             "documents": [
                 {"component": "GDN", "file_id": file_ids[0]},
                 {"component": "CCCD", "file_id": file_ids[1]},

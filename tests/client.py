@@ -3,6 +3,7 @@ screen would send."""
 
 import asyncio
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from typing import Any
 
 import httpx
@@ -16,6 +17,76 @@ APPLICANT = {
     "email": "an.nguyen@example.vn",
     "address": "12 Lê Lợi, xã Mỹ Yên, tỉnh Tây Ninh",
 }
+
+
+# What an applicant writes in the declaration forms of the catalog's procedures, by field name;
+# a field not listed here gets a valid value of its type (see `declaration`).
+FORM_ANSWERS: dict[str, Any] = {
+    # Đăng ký hộ kinh doanh
+    "nguoi_thanh_lap": "Một cá nhân",
+    "ten_ho_kinh_doanh": "Hộ kinh doanh Tạp hóa Cô Ba",
+    "dia_chi_tru_so": "Số 45, ấp Mỹ Hòa, xã Mỹ Yên, tỉnh Tây Ninh",
+    "nganh_nghe_kinh_doanh": "Bán lẻ lương thực, thực phẩm; bán lẻ đồ uống",
+    "von_kinh_doanh": "50.000.000",
+    "so_lao_dong": 2,
+    # Cấp giấy phép xây dựng nhà ở riêng lẻ
+    "dia_diem_xay_dung": "Ấp Mỹ Hòa, xã Mỹ Yên, tỉnh Tây Ninh",
+    "thua_dat_so": "215",
+    "to_ban_do_so": "12",
+    "dien_tich_lo_dat": "120,5",
+    "dien_tich_xay_dung": 96,
+    "tong_dien_tich_san": "192",
+    "so_tang": 2,
+    "chieu_cao_cong_trinh": "8,5",
+    # Đăng ký khai sinh
+    "ho_ten": "Nguyễn Thị Mai Anh",
+    "ngay_sinh": (date.today() - timedelta(days=20)).isoformat(),  # registered within 60 days
+    "gioi_tinh": "Nữ",
+    "noi_sinh": "Trạm Y tế xã Mỹ Yên, tỉnh Tây Ninh",
+    "dan_toc": "Kinh",
+    "quoc_tich": "Việt Nam",
+    "ho_ten_me": "Trần Thị Bích",
+    "nam_sinh_me": 1998,
+    "ho_ten_cha": "Nguyễn Văn An",
+    "nam_sinh_cha": 1996,
+    "quan_he": "Cha",
+    # Cấp Giấy chứng nhận quyền sử dụng đất lần đầu
+    "dia_chi_thua_dat": "Ấp Mỹ Phú, xã Mỹ Yên, tỉnh Tây Ninh",
+    "dien_tich": "152,5",
+    "muc_dich_su_dung": "Đất ở tại nông thôn",
+    "thoi_diem_bat_dau_su_dung": "1998-05-01",
+    "nguon_goc_su_dung": "Nhận chuyển nhượng của ông Trần Văn Bảy năm 1998, có giấy viết tay; "
+    "sử dụng ổn định, không tranh chấp",
+    # Chứng thực bản sao từ bản chính
+    "ten_giay_to": "Giấy khai sinh",
+    "so_ban_sao": 2,
+}
+
+
+def declaration(fields: list[dict[str, Any]]) -> dict[str, Any]:
+    """A valid declaration form for a procedure's fields (as GET /api/v1/procedures/{code}
+    shows them): every required field filled, from FORM_ANSWERS or by its type."""
+    form: dict[str, Any] = {}
+    for f in fields:
+        if f["name"] in FORM_ANSWERS:
+            form[f["name"]] = FORM_ANSWERS[f["name"]]
+        elif f["required"]:
+            form[f["name"]] = _answer_of_type(f)
+    return form
+
+
+def _answer_of_type(f: dict[str, Any]) -> Any:
+    match f["type"]:
+        case "number":
+            return f["minimum"] if f["minimum"] is not None else 1
+        case "date":
+            return "2020-01-15"
+        case "choice":
+            return f["choices"][0]
+        case "address":
+            return APPLICANT["address"]
+        case _:
+            return "Thử nghiệm"
 
 
 def pdf_text(content: bytes) -> str:
@@ -61,7 +132,8 @@ class ApiClient:
     async def submission(
         self, procedure_code: str, channel: str = "online", delivery: str | None = None
     ) -> dict[str, Any]:
-        """A complete submission body: every required component uploaded."""
+        """A complete submission body: the declaration form filled in, every required
+        component uploaded."""
         procedure = await self.procedure(procedure_code)
         documents = [
             {"component": c["code"], "file_id": await self.upload()}
@@ -73,7 +145,7 @@ class ApiClient:
             "procedure_code": procedure_code,
             "channel": channel,
             "applicant": APPLICANT,
-            "form": {"ghi_chu": "Hồ sơ thử nghiệm"},
+            "form": declaration(procedure["form"]),
             "documents": documents,
             "delivery": {"method": method, "address": APPLICANT["address"]},
         }
