@@ -169,6 +169,16 @@ async def consultations_for(
     return list(rows)
 
 
+async def open_consultations(session: AsyncSession, code: str) -> list[Consultation]:
+    """The opinions still awaited on the dossier (its step waits for them)."""
+    rows = await session.scalars(
+        select(Consultation)
+        .where(Consultation.dossier_code == code, Consultation.status == "open")
+        .order_by(Consultation.due_at, Consultation.id)
+    )
+    return list(rows)
+
+
 async def consulted(session: AsyncSession, code: str) -> set[tuple[str, str]]:
     """The (department, role) pairs asked for an opinion on the dossier."""
     rows = await session.execute(

@@ -22,3 +22,13 @@ async def upsert_official(
         .values(username=username, **values)
         .on_conflict_do_update(index_elements=["username"], set_=values)
     )
+
+
+async def colleagues(session: AsyncSession, department: str, role: str) -> list[Official]:
+    """The active officials of a department and role: whom a step can be handed to."""
+    rows = await session.scalars(
+        select(Official)
+        .where(Official.department == department, Official.role == role, Official.active.is_(True))
+        .order_by(Official.username)
+    )
+    return list(rows)

@@ -36,7 +36,7 @@ class StatsFilter:
 
 @dataclass
 class IndexCounts:
-    """The counts behind every figure (api/routes/stats.py turns them into the figures)."""
+    """The counts behind every figure (api/statistics.py turns them into the figures)."""
 
     received: int
     received_online: int

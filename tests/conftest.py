@@ -320,20 +320,11 @@ async def browser() -> AsyncIterator[Any]:
 @pytest.fixture
 async def phone(browser: Any, stack: Stack) -> AsyncIterator[Any]:
     """A page on a phone-sized screen (390×844), in Vietnamese, at the running stack."""
-    from tests.browser import PHONE
+    from tests.browser import new_phone
 
-    context = await browser.new_context(
-        viewport=PHONE,
-        base_url=stack.base_url,
-        locale="vi-VN",
-        is_mobile=True,
-        has_touch=True,
-        accept_downloads=True,
-    )
-    context.set_default_timeout(15_000)
-    page = await context.new_page()
+    page = await new_phone(browser, stack.base_url)
     yield page
-    await context.close()
+    await page.context.close()
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:

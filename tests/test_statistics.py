@@ -24,7 +24,6 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import update
 from temporalio.api.enums.v1 import EventType
 from temporalio.client import (
     ScheduleActionExecutionStartWorkflow,
@@ -34,13 +33,12 @@ from temporalio.client import (
 
 from activities.statistics_activities import SnapshotResult
 from domain.calendar import VN_TZ
-from domain.catalog import load_catalog
 from motcua.schedules import SNAPSHOT_SCHEDULE_ID, ensure_schedules
 from motcua.settings import Settings
 from store.db import Sessionmaker
-from store.models import Dossier, Payment, Rating, SlipEntryRow
 from tests.client import ApiClient
-from tests.conftest import Stack, insert_dossier
+from tests.conftest import Stack
+from tests.stats_data import counted_dossier
 from workflows.service_index_snapshot import (
     ServiceIndexSnapshotInput,
     ServiceIndexSnapshotWorkflow,
@@ -51,58 +49,12 @@ def _at(day: int, hour: int, month: int = 3) -> datetime:
     return datetime(2025, month, day, hour, tzinfo=VN_TZ)
 
 
-async def _dossier(
-    sessionmaker: Sessionmaker,
-    settings: Settings,
-    *,
-    channel: str,
-    kind: str,
-    received: datetime,
-    due: datetime,
-    status: int = 4,
-    issued: datetime | None = None,
-    finished: datetime | None = None,
-    fee: int = 0,
-    paid_via: str | None = None,
-    delivery: str = "online",
-    supplements: int = 0,
-    rating: str | None = None,
-    department: str = "TPHT",
-) -> str:
-    snapshot = load_catalog(settings.catalog_path).snapshot("1.001612")
-    code = await insert_dossier(sessionmaker, snapshot, received, due)
-    async with sessionmaker.begin() as session:
-        await session.execute(
-            update(Dossier)
-            .where(Dossier.code == code)
-            .values(
-                channel=channel,
-                applicant_kind=kind,
-                status_code=status,
-                processed_at=issued,
-                finished_at=finished,
-                fee_vnd=fee,
-                delivery={"method": delivery},
-                supplement_requests=supplements,
-            )
-        )
-        action, at = ("result_issued", issued) if issued else ("step_started", received)
-        session.add(SlipEntryRow(dossier_code=code, seq=1, step_key="x", department=department,
-                                 actor="system", action=action, at=at))  # fmt: skip
-        if paid_via:
-            session.add(Payment(dossier_code=code, payment_id=f"P-{code}", amount_vnd=fee,
-                                status="paid", via=paid_via, paid_at=issued))  # fmt: skip
-        if rating:
-            session.add(Rating(dossier_code=code, satisfaction=rating))
-    return code
-
-
 @pytest.fixture(scope="module")
 async def march(sessionmaker: Sessionmaker, settings: Settings) -> None:
     async def many(n: int, ratings: Sequence[str] = (), **spec: Any) -> None:
         for i in range(n):
             rating = ratings[i] if i < len(ratings) else None
-            await _dossier(sessionmaker, settings, rating=rating, **spec)
+            await counted_dossier(sessionmaker, settings, rating=rating, **spec)
 
     a_ratings = ["dissatisfied"] * 3 + ["satisfied"] * 5
     await many(10, a_ratings, channel="online", kind="individual", received=_at(3, 9),
@@ -119,8 +71,8 @@ async def march(sessionmaker: Sessionmaker, settings: Settings) -> None:
     await many(2, channel="counter", kind="individual", received=_at(10, 9), due=_at(12, 17),
                status=3, finished=_at(10, 10), fee=2_000)  # fmt: skip
     for outside in (datetime(2025, 2, 28, 23, 59, tzinfo=VN_TZ), _at(1, 0, month=4)):
-        await _dossier(sessionmaker, settings, channel="online", kind="individual",
-                       received=outside, due=_at(20, 17))  # fmt: skip
+        await counted_dossier(sessionmaker, settings, channel="online", kind="individual",
+                              received=outside, due=_at(20, 17))  # fmt: skip
 
 
 async def _index(api: ApiClient, query: str, user: str = "ld.leader") -> httpx.Response:

@@ -7,6 +7,9 @@ from pathlib import Path
 
 import httpx
 from sqlalchemy import func, select
+from temporalio.api.enums.v1 import TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from store.models import Payment, SandboxGatewayPayment
 from tests.client import DESK, ApiClient
@@ -27,6 +30,7 @@ async def test_a_worker_killed_after_the_charge_charges_once(
         sys.executable, "-m", "tests.fault_worker", cwd=ROOT, env=env
     )
     try:
+        await _polling(stack, doomed.pid)
         created = await api.submit("1.001612")  # full online: paid through the gateway
         code, key = created["code"], created["lookup_key"]
         await api.act(code, DESK, "accept")
@@ -63,3 +67,19 @@ async def test_a_worker_killed_after_the_charge_charges_once(
     assert (charged, recorded) == (1, 1)
     # The history, with the activity's time running out and its second attempt, replays.
     await check_replays(stack.client, code, "worker-killed")
+
+
+async def _polling(stack: Stack, pid: int) -> None:
+    """Until the worker process `pid` polls the task queue: an action sent before it does
+    could run out of its time budget (a 503) while the worker is still starting."""
+    request = DescribeTaskQueueRequest(
+        namespace=stack.client.namespace,
+        task_queue=TaskQueue(name=stack.settings.temporal_task_queue),
+        task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    )
+    async with asyncio.timeout(60):
+        while True:
+            described = await stack.client.workflow_service.describe_task_queue(request)
+            if any(p.identity.startswith(f"{pid}@") for p in described.pollers):
+                return
+            await asyncio.sleep(0.2)

@@ -8,14 +8,22 @@ same code as the JSON API (`api.operations`, `api.status`, `api.access`): one ru
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
 
-from api.pages import backoffice, counter, dashboard, portal, static, tracking
+from api.pages import (
+    backoffice,
+    backoffice_dossier,
+    counter,
+    dashboard,
+    portal,
+    static,
+    tracking,
+)
 from api.pages.errors import csrf_refused, http_error_page, internal_error_page
 from api.pages.guard import CsrfRefused, LoginRequired, is_page, security_headers, to_login
 
 
 def install(app: FastAPI) -> None:
     """The pages' routes, headers and error pages, on `app`."""
-    for module in (static, portal, tracking, backoffice, counter, dashboard):
+    for module in (static, portal, tracking, backoffice, backoffice_dossier, counter, dashboard):
         app.include_router(module.router)
     app.middleware("http")(security_headers)
     app.add_exception_handler(CsrfRefused, csrf_refused)

@@ -1,0 +1,215 @@
+"""The action forms of an official's dossier page: what each offered action needs on the page,
+and a posted form read back into the API's own `ActionIn` (so the page takes exactly what the
+API takes), with each problem put on the field it concerns, in Vietnamese.
+
+The step's decision (accept, approve, refuse, ...) is one form with one note and a button per
+decision; the asides that need more (a supplement request's components, the departments to
+consult, the assignee, the new appointment) have a form each."""
+
+import re
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from fastapi import HTTPException
+from pydantic import ValidationError
+from starlette.datastructures import FormData
+
+from api.pages.texts import text
+from api.schemas import ActionIn
+from domain.calendar import VN_TZ
+from domain.dossier import Action
+
+# The decision buttons, and how each looks (GOV.UK: one green primary, red for refusals).
+DECISIONS: dict[str, str] = {
+    Action.ACCEPT: "primary",
+    Action.APPROVE: "primary",
+    Action.CONFIRM_PAYMENT: "primary",
+    Action.DELIVER: "primary",
+    Action.CONFIRM_WITHDRAWAL: "primary",
+    Action.REFUSE: "warning",
+    Action.REJECT: "warning",
+    Action.RETURN: "secondary",
+}
+
+# Each action's reason field on the page (its input id).
+NOTE_FIELD: dict[str, str] = {
+    Action.REQUEST_SUPPLEMENT: "supplement-note",
+    Action.CONSULT: "consult-note",
+    Action.EXTEND: "extend-note",
+}
+# What a missing or unfitting argument of an action is shown on.
+ARGUMENT_FIELD: dict[str, tuple[str, str]] = {
+    Action.REQUEST_SUPPLEMENT: ("components", "officials.error.components_required"),
+    Action.REASSIGN: ("assignee", "officials.error.assignee_required"),
+    Action.EXTEND: ("new-due-at", "officials.error.due_invalid"),
+    Action.CONSULT: ("departments", "officials.error.invalid"),
+}
+# The idempotency key a form carries (as the API's Idempotency-Key header allows).
+_REQUEST_KEY = re.compile(r"[\x21-\x7e]{8,128}")
+# What <input type="datetime-local"> sends.
+DATETIME_LOCAL = "%Y-%m-%dT%H:%M"
+
+Choices = list[tuple[str, str]]
+
+
+@dataclass
+class ActionForms:
+    """The forms of the actions offered now (None or empty: not offered)."""
+
+    step_key: str | None
+    request_key: str
+    decisions: list[tuple[str, str, str]]  # (action, label, button kind)
+    supplement: Choices | None = None  # the procedure's components
+    consult: Choices | None = None  # the step's consulted departments
+    reassign: Choices | None = None  # the officials who may take the step
+    extend: str | None = None  # a suggested new appointment (datetime-local)
+
+    @property
+    def any(self) -> bool:
+        return bool(
+            self.decisions or self.supplement or self.consult or self.reassign or self.extend
+        )
+
+
+def action_forms(
+    offered: list[Action],
+    step_key: str | None,
+    components: Choices,
+    consults: Choices,
+    colleagues: Choices,
+    suggested_due: datetime | None,
+) -> ActionForms:
+    """The forms for `offered`, with a fresh idempotency key: a form sent twice (a double tap,
+    a retry on a slow line) carries the same key and is applied once."""
+    return ActionForms(
+        step_key=step_key,
+        request_key=uuid.uuid4().hex,
+        decisions=[(a, text(f"action.{a}"), DECISIONS[a]) for a in offered if a in DECISIONS],
+        supplement=components if Action.REQUEST_SUPPLEMENT in offered else None,
+        consult=consults if Action.CONSULT in offered else None,
+        # Handing the step over needs someone to hand it to.
+        reassign=colleagues if Action.REASSIGN in offered and colleagues else None,
+        extend=suggested_due.astimezone(VN_TZ).strftime(DATETIME_LOCAL)
+        if Action.EXTEND in offered and suggested_due
+        else None,
+    )
+
+
+@dataclass
+class Posted:
+    """A posted action form: the API's body if it is one, the problems if not, and what was
+    entered (by input id), to show again."""
+
+    action: str
+    body: ActionIn | None
+    request_key: str | None
+    errors: list[dict[str, str]] = field(default_factory=list)
+    values: dict[str, Any] = field(default_factory=dict)
+
+
+def _text(form: FormData, name: str) -> str | None:
+    value = form.get(name)
+    return value if isinstance(value, str) and value != "" else None
+
+
+def _texts(form: FormData, name: str) -> list[str]:
+    return [v for v in form.getlist(name) if isinstance(v, str) and v]
+
+
+def read_action(form: FormData) -> Posted:
+    """The action a form posted, read into `ActionIn`."""
+    action = _text(form, "action") or ""
+    note = _text(form, "note")
+    key = _text(form, "request_key")
+    posted = Posted(action, None, key if key and _REQUEST_KEY.fullmatch(key) else None)
+    values: dict[str, Any] = {"action": action, "step_key": _text(form, "step_key"), "note": note}
+    for name in ("components", "departments"):
+        if found := _texts(form, name):
+            values[name] = found
+    if assignee := _text(form, "assignee"):
+        values["assignee"] = assignee
+    new_due = _text(form, "new_due_at")
+    entered = {
+        note_field(action): note,
+        "components": values.get("components"),
+        "departments": values.get("departments"),
+        "assignee": values.get("assignee"),
+        "new-due-at": new_due,
+    }
+    posted.values = {name: value for name, value in entered.items() if value}
+    if action == Action.CONSULT and not values.get("departments"):
+        # The API reads none as all: on the page, each department asked is ticked.
+        posted.errors.append(_error("departments", "officials.error.departments_required"))
+        return posted
+    if new_due is not None:
+        try:
+            values["new_due_at"] = datetime.strptime(new_due, DATETIME_LOCAL).replace(tzinfo=VN_TZ)
+        except ValueError:
+            posted.errors.append(_error("new-due-at", "officials.error.due_required"))
+            return posted
+    try:
+        posted.body = ActionIn.model_validate(values)
+    except ValidationError as exc:
+        posted.errors = _schema_errors(action, values, exc)
+    return posted
+
+
+def note_field(action: str) -> str:
+    return NOTE_FIELD.get(action, "note")
+
+
+def _error(field_id: str | None, key: str) -> dict[str, str]:
+    return {"field": field_id or "", "message": text(key)}
+
+
+def _schema_errors(
+    action: str, values: dict[str, Any], exc: ValidationError
+) -> list[dict[str, str]]:
+    """What `ActionIn` refused, on the fields of the page."""
+    errors = []
+    for problem in exc.errors():
+        where = problem["loc"][0] if problem["loc"] else None
+        if where == "action":
+            errors.append(_error(None, "officials.error.unknown_action"))
+        elif where == "note":
+            errors.append(_error(note_field(action), "officials.error.note_too_long"))
+        elif where is None and action in ARGUMENT_FIELD and _lacks_argument(action, values):
+            field_id, _ = ARGUMENT_FIELD[action]
+            missing = {
+                Action.EXTEND: "officials.error.due_required",
+                Action.REASSIGN: "officials.error.assignee_required",
+                Action.REQUEST_SUPPLEMENT: "officials.error.components_required",
+            }
+            errors.append(_error(field_id, missing[Action(action)]))
+        else:
+            errors.append(_error(None, "officials.error.invalid"))
+    return errors
+
+
+def _lacks_argument(action: str, values: dict[str, Any]) -> bool:
+    needed = {
+        Action.REQUEST_SUPPLEMENT: "components",
+        Action.REASSIGN: "assignee",
+        Action.EXTEND: "new_due_at",
+    }
+    name = needed.get(Action(action))
+    return name is not None and not values.get(name)
+
+
+def refusal_errors(action: str, exc: HTTPException) -> list[dict[str, str]] | None:
+    """The workflow's 422 (a reason or an argument that does not fit), on its field; None for
+    the other refusals, which the page states above everything."""
+    if exc.status_code != 422:
+        return None
+    problems: list[Any] = exc.detail if isinstance(exc.detail, list) else []
+    places = {str(p) for problem in problems for p in problem.get("loc", [])}
+    if "note" in places:
+        return [_error(note_field(action), "officials.error.reason_required")]
+    if "assignee" in places:
+        return [_error("assignee", "officials.error.assignee_required")]
+    if action in ARGUMENT_FIELD:
+        field_id, key = ARGUMENT_FIELD[action]
+        return [_error(field_id, key)]
+    return [_error(None, "officials.error.invalid")]
