@@ -1,11 +1,13 @@
 """The pages against the JSON API for the same data, on a running stack (`make run`): the
-server time of the tracking page beside GET /api/v1/dossiers/{code}, and of the inbox beside
-GET /api/v1/tasks; then what each main page weighs on the wire (gzip), on a first visit (the
-page, its stylesheet, script and fonts) and on a later one (the page alone: the static files'
-URLs carry their fingerprint and are cached for a year). Prints one line per measure:
+server time of the tracking page beside GET /api/v1/dossiers/{code} alone and beside it with
+the documents' list (which the page shows too); of the inbox beside GET /api/v1/tasks alone
+and beside the tasks, alerts and consultations (which the page shows too); then what each
+main page weighs on the wire (gzip), on a first visit (the page, its stylesheet, script and
+fonts) and on a later one (the page alone: the static files' URLs carry their fingerprint and
+are cached for a year). Prints one line per measure:
 
-    tracking_page p50_ms=… p99_ms=…   api_dossier p50_ms=… p99_ms=…
-    inbox_page    p50_ms=… p99_ms=…   api_tasks   p50_ms=… p99_ms=…
+    tracking_page p50_ms=… p99_ms=…   api_dossier p50_ms=… …   api_dossier+documents …
+    inbox_page    p50_ms=… p99_ms=…   api_tasks   p50_ms=… …   api_tasks+alerts+consultations …
     weight /thu-tuc/1.001612 first_kb=… later_kb=…
 
     .venv/bin/python bench/pages.py [--url http://localhost:8000] [--requests 400]
@@ -89,12 +91,26 @@ async def main(args: argparse.Namespace) -> None:
             api_dossier = await timed(
                 n, c, lambda _: _get(http, f"/api/v1/dossiers/{code}", {"X-Lookup-Key": key})
             )
+            applicant_calls = [f"/api/v1/dossiers/{code}", f"/api/v1/dossiers/{code}/documents"]
+            api_tracking = await timed(
+                n, c, lambda _: _get_all(http, applicant_calls, {"X-Lookup-Key": key})
+            )
             inbox = await timed(n, c, lambda _: _get(official, "/can-bo"))
             api_tasks = await timed(
                 n, c, lambda _: _get(http, "/api/v1/tasks", bench.headers[OFFICIAL])
             )
-            print(f"{_line('tracking_page', tracking)}   {_line('api_dossier', api_dossier)}")
-            print(f"{_line('inbox_page', inbox)}   {_line('api_tasks', api_tasks)}")
+            inbox_calls = ["/api/v1/tasks", "/api/v1/alerts", "/api/v1/consultations"]
+            api_inbox = await timed(
+                n, c, lambda _: _get_all(http, inbox_calls, bench.headers[OFFICIAL])
+            )
+            print(
+                f"{_line('tracking_page', tracking)}   {_line('api_dossier', api_dossier)}   "
+                f"{_line('api_dossier+documents', api_tracking)}"
+            )
+            print(
+                f"{_line('inbox_page', inbox)}   {_line('api_tasks', api_tasks)}   "
+                f"{_line('api_tasks+alerts+consultations', api_inbox)}"
+            )
             for path, client in (
                 ("/", http),
                 (f"/thu-tuc/{PROCEDURE}", http),
@@ -108,6 +124,12 @@ async def main(args: argparse.Namespace) -> None:
         finally:
             await applicant.aclose()
             await official.aclose()
+
+
+async def _get_all(client: httpx.AsyncClient, paths: list[str], headers: dict[str, str]) -> None:
+    """What a client of the API asks, one after the other, to show the same as one page."""
+    for path in paths:
+        await _get(client, path, headers)
 
 
 async def _get(client: httpx.AsyncClient, path: str, headers: dict[str, str] | None = None) -> None:

@@ -133,7 +133,7 @@ def render_document(kind: DocumentKind, context: DocumentContext) -> RenderedDoc
     _check_required(kind, context)
     title = TITLES[kind]
     payload = json.dumps(qr_fields(kind, context), ensure_ascii=False, separators=(",", ":"))
-    sheet = _Sheet(qr_matrix=_qr_matrix(payload), issued_at=context.issued_at)
+    sheet = _Sheet(qr_matrix=qr_matrix(payload), issued_at=context.issued_at)
     sheet.set_title(title)
     sheet.add_page()
     _national_heading(sheet, context)
@@ -156,7 +156,7 @@ def _check_required(kind: DocumentKind, context: DocumentContext) -> None:
         raise ValueError("an apology must give the new appointment")
 
 
-def _qr_matrix(payload: str) -> list[list[bool]]:
+def qr_matrix(payload: str) -> list[list[bool]]:
     # Level M survives a stain or a fold on a printed copy; the 4-module border is the quiet zone.
     # A fixed mask: choosing the best of eight took a sixth of a document's rendering time,
     # and any mask reads.

@@ -6,6 +6,7 @@ from datetime import date, datetime
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import defer
 
 from store.models import (
     Consultation,
@@ -96,21 +97,28 @@ async def get_decision_document(session: AsyncSession, code: str) -> Document | 
         .where(Document.dossier_code == code, Document.kind.in_(("result", "refusal")))
         .order_by(Document.issued_at.desc())
         .limit(1)
+        .execution_options(populate_existing=True)
     )
 
 
 async def documents(session: AsyncSession, code: str) -> list[Document]:
+    """The dossier's documents, oldest first, without their PDFs (listing them never needs
+    the bytes, which can be tens of kilobytes each)."""
     rows = await session.scalars(
         select(Document)
         .where(Document.dossier_code == code)
         .order_by(Document.issued_at, Document.seq)
+        .options(defer(Document.content, raiseload=True))
     )
     return list(rows)
 
 
 async def get_document(session: AsyncSession, code: str, document_id: uuid.UUID) -> Document | None:
+    # Whole, even if the session holds it from a listing (without its PDF).
     return await session.scalar(
-        select(Document).where(Document.dossier_code == code, Document.id == document_id)
+        select(Document)
+        .where(Document.dossier_code == code, Document.id == document_id)
+        .execution_options(populate_existing=True)
     )
 
 

@@ -7,7 +7,7 @@ import secrets
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
@@ -157,7 +157,8 @@ def safe_next(path: str | None) -> str:
 
 
 def to_login(exc: LoginRequired) -> RedirectResponse:
-    return RedirectResponse(f"{OFFICIALS_PATH}/dang-nhap?next={exc.next_path}", status_code=303)
+    next_path = quote(exc.next_path, safe="/")
+    return RedirectResponse(f"{OFFICIALS_PATH}/dang-nhap?next={next_path}", status_code=303)
 
 
 # ---- the applicant's lookup key ---------------------------------------------------------

@@ -1,21 +1,15 @@
 """A QR code as inline SVG, drawn on the server: no image request, no script, no inline style
 (the CSP forbids them), crisp on screen and on paper."""
 
-import qrcode
 from markupsafe import Markup, escape
-from qrcode.constants import ERROR_CORRECT_M
 
-# The quiet zone the standard asks for, in modules.
-_BORDER = 4
+from domain.documents import qr_matrix
 
 
 def qr_svg(data: str, title: str, element_id: str = "qr") -> Markup:
     """`data` as a QR code, one SVG path of its dark modules (runs of a row drawn as one
     rectangle), titled for screen readers."""
-    code = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=_BORDER)
-    code.add_data(data)
-    code.make(fit=True)
-    matrix = code.get_matrix()  # with the quiet zone
+    matrix = qr_matrix(data)  # the documents' QR code, with its quiet zone
     size = len(matrix)
     path = []
     for y, row in enumerate(matrix):

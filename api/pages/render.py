@@ -10,7 +10,6 @@ from typing import Any
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
-from markupsafe import Markup
 
 from api.pages.guard import csrf_token, page_official, set_csrf_cookie
 from api.pages.texts import LANGUAGE, text
@@ -63,12 +62,6 @@ def static_url(name: str) -> str:
     """A static file's URL with its content's fingerprint: cached for a year, and a new
     version is a new URL."""
     return f"/static/{name}?v={_fingerprint(name)}"
-
-
-@cache
-def inline_svg(name: str) -> Markup:
-    """A small SVG icon from the static folder, inlined (one request fewer on a slow link)."""
-    return Markup((STATIC / name).read_text(encoding="utf-8"))
 
 
 env.filters.update(day=day, moment=moment, money=money, working_days=working_days)

@@ -81,9 +81,9 @@ async def tracking_page(
     opened = await open_dossier(request, ctx, session, code)
     if isinstance(opened, Response):
         return opened
-    dossier, lookup = opened
+    dossier, _ = opened
     flash = {"kind": "success", "message": text(FLASHES[da])} if da in FLASHES else None
-    return await render_tracking(request, ctx, session, dossier, lookup, flash=flash)
+    return await render_tracking(request, ctx, session, dossier, flash=flash)
 
 
 async def _take_key(
@@ -108,7 +108,6 @@ async def render_tracking(
     ctx: AppContext,
     session: AsyncSession,
     dossier: Dossier,
-    key: str,
     *,
     flash: dict[str, str] | None = None,
     errors: list[dict[str, str]] | None = None,
@@ -117,7 +116,7 @@ async def render_tracking(
 ) -> HTMLResponse:
     """The tracking page, from the status the API gives the applicant."""
     status = await dossier_status(ctx, session, dossier, None)
-    facts = await _facts(ctx, session, dossier, key, status)
+    facts = await _facts(ctx, session, dossier, status)
     rated = await session.get(Rating, dossier.code) if may_rate(status.status_code) else None
     details = [
         (text("tracking.summary.procedure"), f"{facts.procedure.name} ({facts.procedure.code})"),
@@ -148,7 +147,7 @@ async def render_tracking(
 
 
 async def _facts(
-    ctx: AppContext, session: AsyncSession, dossier: Dossier, key: str, status: DossierPublic
+    ctx: AppContext, session: AsyncSession, dossier: Dossier, status: DossierPublic
 ) -> Facts:
     """What the timeline and the call to action are derived from: the status, the pinned
     procedure, the fee asked, what a supplement request asks for."""
@@ -156,7 +155,8 @@ async def _facts(
     procedure = catalog.procedures[dossier.procedure_code]
     payment = None
     if status.status_code == StatusCode.PAYMENT_REQUESTED:
-        record = await operations.payment(ctx, session, dossier.code, key)
+        # The key was checked when the page opened the dossier (`open_dossier`).
+        record = await repo.get_payment(session, dossier.code)
         if record is not None:
             payment = Payable(record.amount_vnd, record.status, record.pay_url)
     missing: list[str] = []
@@ -253,7 +253,7 @@ async def rate(
     if satisfaction not in SATISFACTION:
         error = {"field": "rate-satisfaction", "message": text("tracking.rate.missing")}
         return await render_tracking(
-            request, ctx, session, dossier, key, errors=[error], rating=sent, status_code=422
+            request, ctx, session, dossier, errors=[error], rating=sent, status_code=422
         )
     try:
         body = RatingIn.model_validate(
@@ -263,14 +263,14 @@ async def rate(
     except ValidationError:
         error = {"field": "rate-comment", "message": text("tracking.note.too_long")}
         return await render_tracking(
-            request, ctx, session, dossier, key, errors=[error], rating=sent, status_code=422
+            request, ctx, session, dossier, errors=[error], rating=sent, status_code=422
         )
     except HTTPException as exc:
         # 409: not returned yet (the form was stale); the page then shows no form to link to.
         message = text("tracking.rate.too_early") if exc.status_code == 409 else None
         error = {"field": "", "message": message or refusal_message(exc)}
         return await render_tracking(
-            request, ctx, session, dossier, key, errors=[error], status_code=exc.status_code
+            request, ctx, session, dossier, errors=[error], status_code=exc.status_code
         )
     return back_to(code, "danh-gia")
 
