@@ -1,10 +1,12 @@
 """Which actions an official may take on a dossier now: what the back office offers as forms.
 
 The workflow's update validator (workflows/dossier_checks.py) stays the judge of every action;
-this only decides which forms to show. It follows the validator's rules in the same order, so
-that in the ordinary case it never offers what the validator would refuse. What it cannot see
-(another official's action being applied this very moment, a withdrawal on its way) the
-validator still refuses, and the page says so.
+`offers` only decides which forms to show. Who may act on a step (`actor_refusal`) and which
+actions cannot apply to it (`unfit_refusal`) are one rule for both: the validator refuses
+with their words. The rest follows the validator's order, so that in the ordinary case the
+page never offers what the validator would refuse. What it cannot see (another official's
+action being applied this very moment, a withdrawal on its way) the validator still refuses,
+and the page says so.
 """
 
 from dataclasses import dataclass
@@ -83,30 +85,57 @@ def _step_actions(
 
 
 def _not_fitting(procedure: ProcedureSnapshot, dossier: DossierNow, task: Task) -> set[Action]:
-    """Actions that cannot apply to this step, whoever sends them (the validator's 409s)."""
     keys = [step.key for step in procedure.steps]
+    # The desk's own steps (intake, payment, delivery) are outside the review steps.
     index = keys.index(task.step_key) if task.step_key in keys else None
-    unfit: set[Action] = set()
-    if dossier.stage == Stage.REVIEW and index == 0:
-        unfit.add(Action.RETURN)  # the first review step has none before it
-    if pays_through_gateway(procedure.level, dossier.channel):
-        unfit.add(Action.CONFIRM_PAYMENT)  # the gateway confirms it
-    if index is None or not procedure.steps[index].consults:
-        unfit.add(Action.CONSULT)
-    return unfit
+    return {
+        action
+        for action in Action
+        if unfit_refusal(procedure, "", dossier.channel, index, task, action) is not None
+    }
+
+
+def unfit_refusal(
+    procedure: ProcedureSnapshot,
+    code: str,
+    channel: str,
+    step_index: int | None,
+    task: Task,
+    action: Action,
+) -> str | None:
+    """Why `action` cannot apply to the step `task` of dossier `code` (review step `step_index`
+    of `procedure`, None for the desk's own steps), whoever sends it; None when it can."""
+    if action == Action.RETURN and step_index == 0:
+        return f"step {task.step_key} is the first review step: there is none to return to"
+    if action == Action.CONFIRM_PAYMENT and pays_through_gateway(procedure.level, channel):
+        return f"dossier {code} is paid online through the payment gateway"
+    if action == Action.REASSIGN and task.role == APPLICANT_ROLE:
+        return f"step {task.step_key} is the applicant's: it has no official to change"
+    if action == Action.CONSULT and (
+        step_index is None or not procedure.steps[step_index].consults
+    ):
+        return f"step {task.step_key} consults no other department"
+    return None
 
 
 def _may_act(official: Actor, task: Task, action: Action) -> bool:
-    """The step's department and role act (its assignee, once it has one); the department's
-    head may also hand the step to another official."""
-    if action == Action.REASSIGN and (official.department, official.role) == (
+    return actor_refusal(official, task, action) is None
+
+
+def actor_refusal(actor: Actor, task: Task, action: Action) -> str | None:
+    """Why `actor` may not take `action` on the step `task`; None when they may. The step's
+    department and role act (its assignee, once it has one); the department's head may also
+    hand the step to another official."""
+    if action == Action.REASSIGN and (actor.department, actor.role) == (
         task.department,
         HEAD_ROLE,
     ):
-        return True
-    if (official.department, official.role) != (task.department, task.role):
-        return False
-    return task.assignee is None or task.assignee == official.username
+        return None
+    if (actor.department, actor.role) != (task.department, task.role):
+        return f"step {task.step_key} belongs to department {task.department}, role {task.role}"
+    if task.assignee is not None and actor.username != task.assignee:
+        return f"step {task.step_key} is assigned to {task.assignee}"
+    return None
 
 
 def _may_extend(

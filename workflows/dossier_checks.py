@@ -9,16 +9,14 @@ from temporalio import workflow
 from temporalio.exceptions import ApplicationError
 
 with workflow.unsafe.imports_passed_through():
+    from domain.action_offers import actor_refusal, unfit_refusal
     from domain.dossier import (
         ACTIONS_BY_STAGE,
         ACTIONS_NEEDING_REASON,
-        APPLICANT_ROLE,
-        HEAD_ROLE,
         Action,
         Stage,
         StatusCode,
         Task,
-        pays_through_gateway,
     )
     from workflows.messages import (
         ACTION_NOT_ALLOWED,
@@ -100,34 +98,16 @@ class ActionChecks(DossierBase):
         self._check_arguments(action, request, task)
 
     def _check_actor(self, request: ActionRequest, task: Task) -> None:
-        """The step's department and role act on it (its assignee, once it has one); the
-        department's head may also hand it to another official."""
-        actor = request.actor
-        heads_department = actor.department == task.department and actor.role == HEAD_ROLE
-        if request.action == Action.REASSIGN and heads_department:
-            return
-        if (actor.department, actor.role) != (task.department, task.role):
-            raise refuse(
-                f"step {task.step_key} belongs to department {task.department}, role {task.role}",
-                NOT_YOUR_STEP,
-            )
-        if task.assignee is not None and actor.username != task.assignee:
-            raise refuse(f"step {task.step_key} is assigned to {task.assignee}", NOT_YOUR_STEP)
+        problem = actor_refusal(request.actor, task, Action(request.action))
+        if problem is not None:
+            raise refuse(problem, NOT_YOUR_STEP)
 
     def _check_fits(self, action: Action, task: Task) -> None:
         """Actions that cannot apply to this step, whoever sends them (409)."""
-        if action == Action.RETURN and self._step_index == 0:
-            raise refuse(
-                f"step {task.step_key} is the first review step: there is none to return to"
-            )
-        if action == Action.CONFIRM_PAYMENT and pays_through_gateway(
-            self._input.procedure.level, self._input.channel
-        ):
-            raise refuse(f"dossier {self._input.code} is paid online through the payment gateway")
-        if action == Action.REASSIGN and task.role == APPLICANT_ROLE:
-            raise refuse(f"step {task.step_key} is the applicant's: it has no official to change")
-        if action == Action.CONSULT and not self._consultable():
-            raise refuse(f"step {task.step_key} consults no other department")
+        i = self._input
+        problem = unfit_refusal(i.procedure, i.code, i.channel, self._step_index, task, action)
+        if problem is not None:
+            raise refuse(problem)
 
     def _consultable(self) -> set[str]:
         return {c.department for c in self._input.procedure.steps[self._step_index].consults}
