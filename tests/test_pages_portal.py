@@ -433,6 +433,21 @@ async def test_phone_a_wrong_file_is_refused_with_the_reason(phone: Page) -> Non
     await assert_accessible(phone)
 
 
+async def test_phone_a_file_of_a_wrong_type_is_stopped_before_it_is_sent(phone: Page) -> None:
+    """On a slow link the script spares the upload: a file the form cannot take is flagged
+    when chosen, and the form is not sent (the server would refuse it just the same)."""
+    await phone.goto(f"/thu-tuc/{BUSINESS}/nop-ho-so")
+    sent: list[str] = []
+    phone.on("request", lambda r: sent.append(r.url) if r.method == "POST" else None)
+    gif = FilePayload(name="anh.gif", mimeType="image/gif", buffer=b"GIF89a")
+    await phone.locator('[id="file-GDN"]').set_input_files(gif)
+    await phone.get_by_role("button", name="Tiếp tục").click()
+    message = await phone.locator('[id="file-GDN"]').evaluate("input => input.validationMessage")
+    assert message, "the wrong file was not flagged"
+    await phone.wait_for_timeout(500)
+    assert sent == [], sent
+
+
 async def test_phone_lookup_with_a_wrong_key(phone: Page, api: ApiClient) -> None:
     created = await api.submit(COPY)
     await phone.goto("/")

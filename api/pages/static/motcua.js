@@ -1,7 +1,8 @@
 // motcua — small progressive enhancement; every page works without it.
 // 1. The error summary takes the focus, so screen readers announce it.
 // 2. A file too large or of a wrong type is flagged before it is sent (the server checks again).
-// 3. A form is sent once: its buttons are disabled after the first press.
+// 3. A form is sent once: its buttons are disabled after the first press; a form holding a
+//    file flagged by 2. is not sent at all (nothing is uploaded for nothing on a slow link).
 (function () {
   "use strict";
   var summary = document.querySelector("[data-autofocus]");
@@ -26,7 +27,16 @@
   });
 
   Array.prototype.forEach.call(document.querySelectorAll("form[method=post]"), function (form) {
-    form.addEventListener("submit", function () {
+    form.addEventListener("submit", function (event) {
+      var refused = Array.prototype.filter.call(form.querySelectorAll("input[type=file]"), function (input) {
+        return input.validationMessage !== "";
+      });
+      if (refused.length) {
+        event.preventDefault();
+        refused[0].reportValidity();
+        refused[0].focus();
+        return;
+      }
       setTimeout(function () {
         Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) {
           b.disabled = true;
