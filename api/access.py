@@ -10,7 +10,7 @@ from api.context import AppContext
 from api.security import TokenClaims, lookup_key_matches
 from api.throttle import lookup_limit
 from domain.codes import is_dossier_code
-from domain.dossier import HEAD_ROLE
+from domain.dossier import HEAD_ROLE, Channel
 from store import dossiers as repo
 from store.models import Dossier
 
@@ -64,6 +64,33 @@ async def is_desk(
     whole."""
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
     return official.department == catalog.agencies[dossier.agency_code].desk_department
+
+
+def check_may_register(
+    ctx: AppContext, procedure_code: str, channel: Channel, official: TokenClaims | None
+) -> None:
+    """Anyone may submit online; a dossier brought to the counter or arriving by post is
+    registered by the one-stop desk of the procedure's agency (401 without a login, 403 for
+    anyone else)."""
+    if channel == Channel.ONLINE:
+        return
+    if official is None:
+        raise HTTPException(
+            status.HTTP_401_UNAUTHORIZED,
+            detail=f"a {channel} dossier is registered by the one-stop desk: log in",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    procedure = ctx.catalog.procedures.get(procedure_code)
+    agency = ctx.catalog.agencies[procedure.agency] if procedure else None
+    if agency is not None and (official.department, official.role) != (
+        agency.desk_department,
+        agency.desk_role,
+    ):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN,
+            detail=f"a {channel} dossier of procedure {procedure_code} is registered by the "
+            f"one-stop desk of agency {agency.code}",
+        )
 
 
 async def load_for_official(

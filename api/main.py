@@ -103,9 +103,11 @@ async def _request_context(
     return response
 
 
-async def _unstorable_data(request: Request, exc: Exception) -> JSONResponse:
+async def _unstorable_data(request: Request, exc: Exception) -> Response:
     """The last line of defence: data PostgreSQL refuses is the client's error, not ours."""
     log.warning("data refused by the database", error=str(exc).splitlines()[0])
+    if pages.is_page(request.url.path):
+        return pages.http_error_page(request, HTTPException(400, detail="malformed request"))
     return JSONResponse({"detail": [problem("the request holds data that cannot be stored")]}, 422)
 
 

@@ -2,6 +2,7 @@
 it: the access rule, the audit entry and the metrics, then the act. One place, so a page can
 never let someone do or see what the API would refuse them."""
 
+import asyncio
 import uuid
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -12,7 +13,12 @@ from fastapi import HTTPException, Request, UploadFile, status
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import metrics, throttle
-from api.access import load_for_applicant, load_for_caller, load_for_official
+from api.access import (
+    check_may_register,
+    load_for_applicant,
+    load_for_caller,
+    load_for_official,
+)
 from api.actions import answer_consultation, apply_action, request_withdrawal, supplement
 from api.audit import audited, entry, entry_by
 from api.context import AppContext
@@ -25,7 +31,7 @@ from api.uploads import receive_upload
 from domain.dossier import StatusCode
 from store import dossiers as repo
 from store.audit import append
-from store.models import Consultation, Document, Dossier, Payment
+from store.models import Consultation, Document, Dossier, Payment, StoredFile
 from store.officials import get_official
 from workflows.messages import ActionResult
 
@@ -71,12 +77,16 @@ async def submit(
     request: Request,
     body: DossierCreate,
     idempotency_key: str | None,
+    official: TokenClaims | None = None,
 ) -> Submitted:
-    """A new dossier (or, for a repeated Idempotency-Key, the one it already made)."""
+    """A new dossier (or, for a repeated Idempotency-Key, the one it already made): online by
+    anyone, at the counter or by post by the agency's desk (`official`)."""
+    check_may_register(ctx, body.procedure_code, body.channel, official)
     submitted = await submit_dossier(ctx, session, body, idempotency_key)
     request.state.dossier_code = submitted.dossier.code  # for the request's log line
     if not submitted.replayed:
-        await append(ctx.sessionmaker, entry(request, "submit", None, submitted.dossier.code))
+        audit = entry(request, "submit", official, submitted.dossier.code)
+        await append(ctx.sessionmaker, audit)
         metrics.DOSSIERS_STARTED.labels(body.procedure_code, str(body.channel)).inc()
     return submitted
 
@@ -182,6 +192,8 @@ async def rate(
 
 @dataclass
 class Pdf:
+    """A file to download: an issued document (PDF) or a submitted one (PDF or a scan)."""
+
     filename: str
     content: bytes
     media_type: str
@@ -218,6 +230,34 @@ async def _pdf(session: AsyncSession, code: str, document: Document) -> Pdf:
     return Pdf(
         f"{code}-{document.kind}.pdf", document.content, document.content_type, document.sha256
     )
+
+
+_EXTENSIONS = {"application/pdf": ".pdf", "image/jpeg": ".jpg", "image/png": ".png"}
+
+
+async def submitted_file(
+    ctx: AppContext,
+    session: AsyncSession,
+    request: Request,
+    code: str,
+    lookup_key: str | None,
+    official: TokenClaims | None,
+    file_id: uuid.UUID,
+) -> Pdf:
+    """A file the applicant submitted with the dossier or a supplement, for whoever may see
+    the dossier (an official's read goes to the audit trail)."""
+    detail = {"file": str(file_id)}
+    dossier = await read(ctx, session, request, code, lookup_key, official, "read_file", **detail)
+    component = next(
+        (d["component"] for d in dossier.documents if d.get("file_id") == str(file_id)), None
+    )
+    stored = await session.get(StoredFile, file_id) if component is not None else None
+    if stored is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, detail="no such file in this dossier")
+    path = ctx.settings.files_dir / stored.storage_name
+    content = await asyncio.to_thread(path.read_bytes)
+    extension = _EXTENSIONS.get(stored.content_type, ".tif")
+    return Pdf(f"{code}-{component}{extension}", content, stored.content_type, stored.sha256)
 
 
 async def payment(

@@ -72,9 +72,20 @@ def lookup_key(code: str, salt: str, secret: str) -> str:
     return base64.b32encode(digest).decode()[:16]
 
 
+# What people type for a key read off paper or a screen: base32 has no 0, 1 or 8, so those
+# are the O, I and B they resemble; spaces and dashes (the receipt groups it by four) and the
+# case do not count.
+_READ_AS = str.maketrans({"0": "O", "1": "I", "8": "B", " ": None, "-": None})
+
+
+def normalized_lookup_key(candidate: str) -> str:
+    """`kvlb-nxmy r6v0 n4c6` as the key it means: `KVLBNXMYR6VON4C6`."""
+    return "".join(candidate.split()).upper().translate(_READ_AS)
+
+
 def lookup_key_matches(candidate: str, code: str, salt: str, secret: str) -> bool:
     expected = lookup_key(code, salt, secret).encode()
-    return hmac.compare_digest(candidate.strip().upper().encode(), expected)
+    return hmac.compare_digest(normalized_lookup_key(candidate).encode(), expected)
 
 
 def gateway_signature(secret: str, timestamp: str, body: bytes) -> str:

@@ -52,6 +52,24 @@ def _run(coro: Awaitable[T]) -> T:
     return asyncio.run(coro)  # type: ignore[arg-type]
 
 
+# The demo officials' names, as the back office shows them.
+DEMO_NAMES = (
+    "Nguyễn Thị Lan",
+    "Trần Văn Minh",
+    "Lê Thị Hồng",
+    "Phạm Quốc Huy",
+    "Hoàng Thị Mai",
+    "Võ Văn Dũng",
+    "Đặng Thị Thu",
+    "Bùi Văn Nam",
+    "Đỗ Thị Hạnh",
+    "Huỳnh Văn Phúc",
+    "Ngô Thị Yến",
+    "Dương Văn Tài",
+    "Lý Thị Ngọc",
+)
+
+
 def demo_officials(catalog: LoadedCatalog) -> list[tuple[str, str, str]]:
     """Two demo logins (`kt.specialist`, `kt.specialist2`) per department and role the
     catalog's desks, processes and consultations need, and a head for every department with a
@@ -93,8 +111,9 @@ async def _prepare(engine: AsyncEngine, settings: Settings, seed_demo: bool) -> 
         await record_catalog_version(session, catalog)
         if seed_demo:
             password_hash = hash_password(DEMO_PASSWORD)
-            for username, dept, role in demo_officials(catalog):
-                await upsert_official(session, username, password_hash, dept, role)
+            for i, (username, dept, role) in enumerate(demo_officials(catalog)):
+                name = DEMO_NAMES[i % len(DEMO_NAMES)]
+                await upsert_official(session, username, password_hash, dept, role, name)
     return catalog
 
 

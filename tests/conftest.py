@@ -110,7 +110,8 @@ async def settings(
         api_port=api_port,
         # Generous: the first query of a fresh worker imports the sandboxed workflow.
         query_budget_ms=3000,
-        action_budget_ms=2000,
+        # Generous too: the concurrency tests' rounds of actions on two loaded cores.
+        action_budget_ms=5000,
         sandbox_gateway=True,
         # The tests' many deliberate failures all come from 127.0.0.1 (throttling is tested
         # on an app of its own, test_throttle.py).

@@ -136,9 +136,12 @@ def qr_text(svg: str) -> str:
 
 
 def receipt_key(html: str) -> str:
-    found = re.search(r'<p class="key-box__value" id="lookup-key">([A-Z0-9]+)</p>', html)
-    assert found, "no lookup key on the page"
-    return found.group(1)
+    """The lookup key on a receipt, shown in groups of four (KVLB NXMY R6VO N4C6)."""
+    found = re.search(
+        r'<p class="key-box__value" id="lookup-key">([A-Z2-7]{4}(?: [A-Z2-7]{4}){3})</p>', html
+    )
+    assert found, "no lookup key on the page, in groups of four"
+    return found.group(1).replace(" ", "")
 
 
 async def until_linked(client: httpx.AsyncClient, path: str, pattern: str) -> str:

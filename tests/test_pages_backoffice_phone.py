@@ -38,6 +38,7 @@ async def test_each_department_approves_from_its_inbox(
     await log_in_on(phone, DESK, demo_password)
     await assert_accessible(phone)
     await screenshot(phone, "inbox")
+    await _header_is_usable(phone)
     await phone.get_by_role("link", name=code).click()
     await assert_accessible(phone)
     await phone.get_by_role("button", name="Tiếp nhận").click()
@@ -59,16 +60,43 @@ async def test_each_department_approves_from_its_inbox(
     assert state["stage"] == "payment" and state["status_code"] == 6
 
 
+async def _header_is_usable(phone: Page) -> None:
+    """Each header link a finger's height, and legible when focused (dark on yellow)."""
+    for item in await phone.locator(".header__nav a, .header__nav button").all():
+        box = await item.bounding_box()
+        assert box is not None and box["height"] >= 44, await item.text_content()
+        await item.focus()
+        color = await item.evaluate("e => getComputedStyle(e).color")
+        background = await item.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert (color, background) == ("rgb(11, 12, 12)", "rgb(255, 221, 0)"), (
+            await item.text_content()
+        )
+
+
 async def test_a_refusal_with_its_reason(phone: Page, api: ApiClient, demo_password: str) -> None:
     created = await api.submit("1.001193")
     code, key = created["code"], created["lookup_key"]
     await log_in_on(phone, DESK, demo_password)
     await phone.goto(f"/can-bo/ho-so/{code}")
     await phone.get_by_role("button", name="Từ chối").click()
-    await expect(phone.get_by_role("alert")).to_contain_text("Nhập lý do")
+    await expect(phone.get_by_role("alert")).to_contain_text("Nhập lý do từ chối")
     await assert_accessible(phone)
-    await phone.get_by_label("Ý kiến xử lý").fill("Hồ sơ không thuộc thẩm quyền của xã")
+    await phone.get_by_label("Lý do từ chối").fill("Hồ sơ không thuộc thẩm quyền của xã")
     await phone.get_by_role("button", name="Từ chối").click()
+    # Asked once more, the reason as the applicant will read it.
+    await expect(phone.get_by_role("heading", level=1)).to_have_text(
+        f"Bạn chắc chắn từ chối tiếp nhận hồ sơ {code}?"
+    )
+    await expect(phone.get_by_text("Hồ sơ không thuộc thẩm quyền của xã")).to_be_visible()
+    await assert_accessible(phone)
+    await screenshot(phone, "refusal-confirm")
+    await phone.get_by_role("button", name="Quay lại").click()
+    await expect(phone.get_by_label("Lý do từ chối")).to_have_value(
+        "Hồ sơ không thuộc thẩm quyền của xã"
+    )
+    assert (await api.status(code, key))["status_code"] == StatusCode.SUBMITTED
+    await phone.get_by_role("button", name="Từ chối").click()
+    await phone.get_by_role("button", name="Xác nhận từ chối").click()
     await expect(phone.get_by_role("status")).to_contain_text("Đã từ chối tiếp nhận")
     state = await api.status(code, key)
     assert state["status_code"] == StatusCode.REFUSED

@@ -23,7 +23,7 @@ from typing import Any
 
 import httpx
 import pytest
-from playwright.async_api import Page
+from playwright.async_api import Page, expect
 
 from api.pages.charts import Bar, Series, bar_chart, line_chart, number, percent
 from api.statistics import FIGURES
@@ -327,11 +327,14 @@ async def test_a_bad_period_is_said_on_the_page(
     assert message in _plain(summary[0])
     assert f'id="{field}"' in r.text and f'id="{field}-error"' in r.text
     assert "<b>x</b>" not in r.text and "<svg" not in r.text
+    # The form, folded away when all is well, is open to correct it.
+    assert '<details class="dashboard-filters" open>' in r.text
 
 
 async def test_a_period_without_dossiers_says_so(leader: httpx.AsyncClient) -> None:
     html = await _page(leader, "from=2001-01-01&to=2001-01-31")
     assert "Không có hồ sơ nào được tiếp nhận" in html
+    assert '<details class="dashboard-filters">' in html  # folded: nothing to correct
     assert "<svg" not in html and 'id="figure-on_time"' not in html
 
 
@@ -374,6 +377,9 @@ async def test_a_leader_reads_the_dashboard_on_a_phone(
     await phone.get_by_role("button", name="Đăng nhập").click()
     await phone.wait_for_url(f"**{PAGE}")
     await assert_accessible(phone)
+    # The period and the figures first; the form to change them folded under the period.
+    await expect(phone.get_by_label("Từ ngày")).to_be_hidden()
+    await phone.get_by_text("Đổi khoảng thời gian, phạm vi").click()
     await phone.get_by_label("Từ ngày").fill("2024-10-01")
     await phone.get_by_label("Đến ngày").fill("2024-10-31")
     await phone.get_by_label("Cơ quan").select_option(MY_YEN)

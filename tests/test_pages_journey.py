@@ -54,7 +54,7 @@ async def test_an_applicant_and_the_officials_see_a_dossier_through(
     await phone.get_by_label("Tìm thủ tục").fill("ho kinh doanh")
     await phone.get_by_role("button", name="Tìm", exact=True).click()
     await phone.get_by_role("link", name="Đăng ký thành lập hộ kinh doanh").click()
-    await phone.get_by_role("button", name="Nộp hồ sơ trực tuyến").click()
+    await phone.get_by_role("button", name="Nộp hồ sơ trực tuyến").first.click()
     await fill_form(phone, await procedure(api, BUSINESS), "Nhận kết quả trực tuyến")
     await phone.get_by_role("button", name="Tiếp tục").click()
     await phone.get_by_role("button", name="Gửi hồ sơ").click()

@@ -17,6 +17,7 @@ from playwright.async_api import FilePayload, Page, expect
 
 from api.main import create_app
 from api.pages.qr import qr_svg
+from api.security import lookup_key, lookup_key_matches
 from domain.search import fold, matches
 from motcua.settings import Settings
 from store.db import Sessionmaker
@@ -91,7 +92,8 @@ async def test_an_unaccented_search_finds_the_procedure(visitor: httpx.AsyncClie
     assert "Đăng ký thành lập hộ kinh doanh" in r.text
     assert "Đăng ký khai sinh" not in r.text
     assert f'href="/thu-tuc/{BUSINESS}"' in r.text
-    assert "Toàn trình" in r.text and "100.000 đ" in r.text and "3 ngày làm việc" in r.text
+    assert "Trực tuyến toàn trình" in r.text and "3 ngày làm việc" in r.text
+    assert "Phí, lệ phí: 100.000 đ" in unescape(r.text)
     everything = await visitor.get("/")
     assert "Đăng ký khai sinh" in everything.text and 'href="/tra-cuu"' in everything.text
     nothing = await visitor.get("/", params={"q": "xyz khong co"})
@@ -108,7 +110,7 @@ async def test_the_procedure_page_says_what_to_prepare_and_who_decides(
         "Giấy tờ về nguồn gốc sử dụng đất",  # a component
         "200.000 đ",
         "30 ngày làm việc",
-        "Một phần",
+        "Trực tuyến một phần",
         "Văn phòng Đăng ký đất đai",  # departments by name
         "Thuế cơ sở",
         "Bộ phận Một cửa — Văn phòng Đăng ký đất đai",
@@ -118,6 +120,13 @@ async def test_the_procedure_page_says_what_to_prepare_and_who_decides(
     assert f'href="/thu-tuc/{LAND}/nop-ho-so"' in r.text
     business = unescape((await visitor.get(f"/thu-tuc/{BUSINESS}")).text)
     assert "Có — kết quả điện tử" in business and "không bắt buộc" in business
+    assert "Trực tuyến toàn trình" in business
+    assert "Nộp hồ sơ, nộp phí và nhận kết quả trực tuyến" in business
+    # The way in, right after the fee and the time, and again after the stages.
+    starts = [m.start() for m in re.finditer(f'href="/thu-tuc/{BUSINESS}/nop-ho-so"', business)]
+    assert len(starts) == 2 and starts[0] < business.index("Giấy tờ cần chuẩn bị")
+    # A step's time in the tracking page's words: hours below a working day, days from one.
+    assert "tối đa 4 giờ làm việc" in business and "tối đa 1 ngày làm việc" in business
     assert "Hộ kinh doanh do ai thành lập" in business  # the declaration form's fields
     unknown = await visitor.get("/thu-tuc/9.999999")
     assert unknown.status_code == 404 and "Không có thủ tục mã" in unescape(unknown.text)
@@ -154,7 +163,11 @@ async def test_an_online_submission_reaches_the_receipt(
     assert receipt.status_code == 200
     key = receipt_key(receipt.text)
     assert code in receipt.text and "Ngày hẹn trả kết quả" in unescape(receipt.text)
-    assert re.search(r"\d{2}:\d{2} ngày \d{2}/\d{2}/\d{4}", receipt.text)
+    assert re.search(r"\d{2}:\d{2}, ngày \d{2}/\d{2}/\d{4}", receipt.text)
+    shown = unescape(receipt.text)
+    assert " ".join(key[i : i + 4] for i in range(0, 16, 4)) in shown  # grouped by four
+    assert "Cơ quan giải quyết: UBND xã Mỹ Yên" in shown
+    assert f"Tra cứu tại: {settings.public_base_url}/tra-cuu" in shown
     svg = re.search(r'<svg class="qr".*?</svg>', receipt.text, re.S).group(0)  # type: ignore[union-attr]
     assert qr_text(svg) == f"{settings.public_base_url}/ho-so/{code}?key={key}"
     state = await api.status(code, key)  # the key is the dossier's
@@ -278,6 +291,91 @@ async def test_change_returns_to_the_form_with_the_answers(
     assert dict(parsed(r.text).hidden)["request_key"] == hidden["request_key"]
 
 
+async def test_back_from_check_answers_keeps_the_answers(
+    visitor: httpx.AsyncClient, api: ApiClient
+) -> None:
+    checked = await fill_and_check(visitor, api, BUSINESS, **{"applicant-email": ""})
+    page = unescape(checked.text)
+    assert "Không điền" in page and "Không khai" not in page  # the e-mail left empty
+    # "Quay lại", above and below the answers: buttons of the answers' form, posting the
+    # draft back to the form (no JavaScript, no history needed).
+    backs = re.findall(r"<button[^>]*>Quay lại</button>", checked.text)
+    assert len(backs) == 2, backs
+    assert all(f'formaction="/thu-tuc/{BUSINESS}/nop-ho-so/sua"' in b for b in backs)
+    assert 'form="answers"' in backs[0] and 'id="answers"' in checked.text
+    assert 'class="link-button change-button"' in checked.text  # "Sửa": 44px tall
+    hidden = dict(parsed(checked.text).hidden)
+    r = await visitor.post(f"/thu-tuc/{BUSINESS}/nop-ho-so/sua", data=hidden)
+    assert r.status_code == 200 and "Đã tải lên: GDN.pdf" in unescape(r.text)
+
+
+async def test_the_postal_address_says_when_it_is_needed(visitor: httpx.AsyncClient) -> None:
+    form = unescape((await visitor.get(f"/thu-tuc/{BUSINESS}/nop-ho-so")).text)
+    label = re.search(r'<label class="field__label" for="delivery-address">(.*?)</label>', form)
+    assert label and "không bắt buộc" not in label.group(1)
+    assert "Bắt buộc nếu bạn chọn nhận qua bưu chính." in form
+    # The household's phone number in the declaration: the dial pad.
+    assert re.search(r'id="form-dien_thoai_ho_kinh_doanh"[^>]*type="tel"', form)
+
+
+async def test_an_empty_form_names_every_missing_field(visitor: httpx.AsyncClient) -> None:
+    base = f"/thu-tuc/{BUSINESS}/nop-ho-so"
+    r = await visitor.post(base, data=await open_form(visitor, base))
+    assert r.status_code == 422
+    links = summary_links(r.text)
+    assert links[:5] == [
+        "applicant-kind-1",
+        "applicant-full_name",
+        "applicant-id_number",  # empty: said at once, with the rest
+        "applicant-phone",
+        "applicant-address",
+    ]
+    assert field_error(r.text, "applicant-id_number").endswith(
+        "Nhập số căn cước công dân (hoặc mã số thuế)"
+    )
+    # A blank number (spaces only) is empty too, whatever else is right.
+    keys = await open_form(visitor, base)
+    r = await visitor.post(base, data={**keys, **applicant_inputs(id_number="   ")})
+    assert "applicant-id_number" in summary_links(r.text)
+
+
+async def test_a_carried_file_id_discloses_no_name(
+    visitor: httpx.AsyncClient, api: ApiClient
+) -> None:
+    """A file id posted by hand (someone else's upload) is taken only as what it is: its
+    name is shown only when carried with the server's signature."""
+    secret = await api.upload(PDF, "ho-so-benh-an-cua-nguoi-khac.pdf")
+    base = f"/thu-tuc/{BUSINESS}/nop-ho-so"
+    keys = await open_form(visitor, base)
+    forged = "0" * 64
+    data = {
+        **keys,
+        "file_id-GDN": secret,
+        "file_name-CCCD": "x",
+        "file_id-CCCD": secret,
+        "file_sig-CCCD": forged,
+    }
+    r = await visitor.post(base, data=data)
+    assert r.status_code == 422
+    page = unescape(r.text)
+    assert "ho-so-benh-an" not in page
+    assert page.count("Đã tải lên: tệp PDF, 1 KB") == 2
+    # A trailing line break on an id: the file is said lost, not a server error.
+    data = {**keys, "file_id-GDN": f"{secret}\n"}
+    r = await visitor.post(base, data=data)
+    assert r.status_code == 422, r.text
+    assert field_error(r.text, "file-GDN").endswith("Hãy tải lên lại.")
+    r = await visitor.post(f"{base}/gui", data=data)
+    assert r.status_code == 422, r.text
+    # The name the server signed comes back with the id.
+    checked = await fill_and_check(visitor, api, BUSINESS)
+    hidden = dict(parsed(checked.text).hidden)
+    assert hidden["file_name-GDN"] == "GDN.pdf" and len(hidden["file_sig-GDN"]) == 64
+    hidden["file_name-GDN"] = "ten-khac.pdf"  # a name changed by hand is not vouched for
+    r = await visitor.post(f"/thu-tuc/{BUSINESS}/nop-ho-so/sua", data=hidden)
+    assert "ten-khac.pdf" not in r.text and "Đã tải lên: tệp PDF" in unescape(r.text)
+
+
 async def test_a_form_without_its_token_is_refused(visitor: httpx.AsyncClient) -> None:
     r = await visitor.post(f"/thu-tuc/{BUSINESS}/nop-ho-so", data={"applicant-full_name": "x"})
     assert r.status_code == 403
@@ -316,6 +414,41 @@ async def test_lookup_leads_to_the_clean_tracking_url(
     assert r.status_code == 303 and r.headers["location"] == f"/ho-so/{code}"
     assert f"motcua_key={key}" in r.headers["set-cookie"]
     assert f"Path=/ho-so/{code}" in r.headers["set-cookie"]
+
+
+def test_a_lookup_key_is_read_as_people_type_it() -> None:
+    """In groups, with dashes, in lower case; and 0, 1, 8 (not in base32) read as O, I, B."""
+    secret, code = "a-secret", "000.00.15.H39-261105-0001"
+    salt = next(
+        s
+        for s in (f"salt{i}" for i in range(1000))
+        if set("OIB") & set(lookup_key(code, s, secret))
+    )
+    key = lookup_key(code, salt, secret)
+    typed = key.translate(str.maketrans("OIB", "018")).lower()
+    grouped = " ".join(typed[i : i + 4] for i in range(0, 16, 4))
+    for candidate in (key, grouped, typed.replace("", "-")[1:-1], f"  {grouped}\t"):
+        assert lookup_key_matches(candidate, code, salt, secret), candidate
+    assert typed != key.lower()  # the case exercises 0/1/8
+    for wrong in ("", key[:-1], key[:-1] + ("A" if key[-1] != "A" else "C"), key + "A"):
+        assert not lookup_key_matches(wrong, code, salt, secret), wrong
+
+
+async def test_the_api_and_the_pages_read_the_key_alike(
+    visitor: httpx.AsyncClient, api: ApiClient
+) -> None:
+    created = await api.submit(COPY)
+    code, key = created["code"], created["lookup_key"]
+    typed = key.translate(str.maketrans("OIB", "018")).lower()
+    typed = "-".join(typed[i : i + 4] for i in range(0, 16, 4))
+    assert (await api.status(code, typed.replace("-", " ")))["code"] == code  # X-Lookup-Key
+    r = await _lookup(visitor, code, typed)  # /tra-cuu
+    assert r.status_code == 303 and f"motcua_key={key};" in r.headers["set-cookie"]
+    async with httpx.AsyncClient(base_url=str(visitor.base_url)) as phone:
+        r = await phone.get(f"/ho-so/{code}", params={"key": typed})  # the QR link
+        assert r.status_code == 303 and f"motcua_key={key};" in r.headers["set-cookie"]
+    hint = unescape((await visitor.get("/tra-cuu")).text)
+    assert "16 ký tự (chữ và số 2–7); gõ chữ thường hoặc có dấu cách đều được." in hint
 
 
 async def test_a_wrong_key_and_an_unknown_code_get_the_same_answer(
@@ -376,7 +509,7 @@ async def test_phone_applicant_finds_submits_and_keeps_the_receipt(
     await assert_accessible(phone)
     await screenshot(phone, "procedure")
 
-    await phone.get_by_role("button", name="Nộp hồ sơ trực tuyến").click()
+    await phone.get_by_role("button", name="Nộp hồ sơ trực tuyến").first.click()
     await expect(phone.get_by_role("heading", level=1)).to_have_text("Nộp hồ sơ trực tuyến")
     await fill_form(phone, await procedure(api, BUSINESS), "Nhận kết quả trực tuyến")
     await assert_accessible(phone)
@@ -394,8 +527,16 @@ async def test_phone_applicant_finds_submits_and_keeps_the_receipt(
     await assert_accessible(phone)
     await screenshot(phone, "receipt")
     code = (await phone.locator(".panel__reference").inner_text()).strip()
-    key = (await phone.locator("#lookup-key").inner_text()).strip()
+    shown_key = (await phone.locator("#lookup-key").inner_text()).strip()
+    key = shown_key.replace(" ", "")
     assert re.fullmatch(r"000\.00\.15\.H39-\d{6}-\d{4,}", code) and len(key) == 16
+    assert re.fullmatch(r"[A-Z2-7]{4}( [A-Z2-7]{4}){3}", shown_key)
+    # The code on one line, within the phone's screen.
+    box = await phone.locator(".panel__reference").bounding_box()
+    size = await phone.locator(".panel__reference").evaluate(
+        "e => parseFloat(getComputedStyle(e).fontSize)"
+    )
+    assert box is not None and box["height"] < 2 * size and box["x"] + box["width"] <= 390
     # The QR code as a camera sees it on the screen.
     shot = await phone.locator("svg.qr").screenshot()
     [read] = zxingcpp.read_barcodes(Image.open(io.BytesIO(shot)))
@@ -404,7 +545,9 @@ async def test_phone_applicant_finds_submits_and_keeps_the_receipt(
     # Printed for those who keep paper: one A4 sheet, with the code and the key.
     printed = await phone.pdf(format="A4")
     assert len(pdfium.PdfDocument(printed)) == 1
-    assert code in pdf_text(printed) and key in pdf_text(printed)
+    paper = pdf_text(printed)
+    assert code in paper and shown_key in paper
+    assert "UBND xã Mỹ Yên" in paper and f"{settings.public_base_url}/tra-cuu" in paper
 
 
 async def test_phone_errors_are_announced_and_lead_to_the_field(phone: Page) -> None:
@@ -446,6 +589,31 @@ async def test_phone_a_file_of_a_wrong_type_is_stopped_before_it_is_sent(phone: 
     assert message, "the wrong file was not flagged"
     await phone.wait_for_timeout(500)
     assert sent == [], sent
+
+
+async def test_phone_a_button_pressed_on_a_dead_link_comes_back(phone: Page) -> None:
+    """A press disables the form's buttons (no double post); if the answer never comes (a
+    poor connection), they come back after 10 seconds, or when the page is shown again from
+    the back-forward cache, so the person can retry."""
+    await phone.clock.install()
+    await phone.goto("/tra-cuu")
+    # The post goes nowhere, as on a dead link: the page stays, with its script running.
+    await phone.evaluate(
+        "document.querySelector('main form').addEventListener('submit', e => e.preventDefault())"
+    )
+    button = phone.get_by_role("button", name="Xem hồ sơ")
+    await button.click()
+    await expect(button).to_be_disabled()
+    await phone.evaluate(
+        "window.dispatchEvent(new PageTransitionEvent('pageshow', {persisted: true}))"
+    )
+    await expect(button).to_be_enabled()
+    await button.click()
+    await expect(button).to_be_disabled()
+    await phone.clock.run_for(9_000)
+    await expect(button).to_be_disabled()
+    await phone.clock.run_for(1_500)
+    await expect(button).to_be_enabled()
 
 
 async def test_phone_lookup_with_a_wrong_key(phone: Page, api: ApiClient) -> None:

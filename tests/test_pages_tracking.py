@@ -19,6 +19,7 @@ import httpx
 import pytest
 from playwright.async_api import FilePayload, Page, expect
 
+from api.pages.tracking_dates import appointment, working_time
 from api.pages.tracking_view import (
     Facts,
     Payable,
@@ -212,7 +213,8 @@ def test_a_supplement_request_is_the_applicants_to_do() -> None:
     assert items[1].badge == ("Chờ bạn", "yellow")
     cta = call_to_action(facts, "X")
     assert cta.kind == "supplement" and cta.href == "/ho-so/X/bo-sung"
-    assert cta.items == missing and "Lý do: Bản sao bị mờ" in cta.lines
+    assert cta.items == missing and cta.after == ["Lý do: Bản sao bị mờ"]
+    assert cta.lines == ["Bạn cần nộp bổ sung các giấy tờ dưới đây:"]
 
 
 def test_the_fee_is_paid_through_the_gateway_or_at_the_desk() -> None:
@@ -244,6 +246,46 @@ def test_a_returned_result_is_downloaded() -> None:
     assert call_to_action(publishing, "X").kind == "publishing"
 
 
+def test_the_appointment_as_the_dossier_stands() -> None:
+    running = _facts([], status_code=4, stage="review")
+    due = appointment(running.status)
+    assert due is not None and due.label == "Hẹn trả kết quả" and due.note is None
+    assert due.value == "15:00, ngày 05/03/2026"  # T0 + 72 h, in Vietnam's time
+    waiting = appointment(_facts([], status_code=5, stage="review").status)
+    assert waiting is not None and waiting.note == "Sẽ tính lại khi bạn nộp bổ sung"
+    for ended in (3, 8):  # refused, withdrawn: no appointment to keep
+        assert appointment(_facts([], status_code=ended, stage="done").status) is None
+    returned = _facts([], status_code=10, stage="done", outcome="approved").status
+    early = appointment(returned)  # finished at T0 + 50 h, due at T0 + 72 h: a day before
+    assert early is not None and early.label == "Ngày trả kết quả"
+    assert early.value == "17:00, ngày 04/03/2026 — Trước hạn"
+    same_day = returned.model_copy(update={"finished_at": _at(70)})
+    assert appointment(same_day).value.endswith("— Đúng hạn")  # type: ignore[union-attr]
+    after = returned.model_copy(update={"finished_at": _at(73)})
+    assert appointment(after).value.endswith("— Quá hạn")  # type: ignore[union-attr]
+    twice_asked = returned.model_copy(update={"late": True})  # Decision 766
+    assert appointment(twice_asked).value.endswith("— Quá hạn")  # type: ignore[union-attr]
+
+
+def test_a_steps_time_reads_the_same_on_both_pages() -> None:
+    assert working_time(4) == "4 giờ làm việc"
+    assert working_time(0.5) == "0,5 giờ làm việc"
+    assert working_time(8) == "1 ngày làm việc"
+    assert working_time(12) == "1,5 ngày làm việc"
+    history = [*ACCEPTED[:3]]
+    items = timeline(_facts(history, status_code=2, stage="routing"))
+    assert items[1].detail == ["Thời gian xử lý: 1,5 ngày làm việc"]  # tham_dinh: 12 h
+
+
+def test_a_refusal_links_its_written_notice() -> None:
+    history = [_entry("intake", "refuse", 1, department="BPMC", note="Sai thẩm quyền")]
+    facts = _facts(history, status_code=3, stage="done")
+    assert call_to_action(facts, "X").href is None  # not issued yet
+    issued = replace(facts, refusal_document="/ho-so/X/tai-lieu/1")
+    cta = call_to_action(issued, "X")
+    assert cta.href == "/ho-so/X/tai-lieu/1" and cta.button == "Tải phiếu từ chối tiếp nhận (PDF)"
+
+
 @pytest.mark.parametrize("status_code", range(1, 11))
 @pytest.mark.parametrize("delivery", ["online", "counter", "post"])
 @pytest.mark.parametrize("outcome", ["pending", "approved", "rejected"])
@@ -263,7 +305,9 @@ def test_every_status_has_its_words(status_code: int, delivery: str, outcome: st
             payment=payment,
         )
         cta = call_to_action(facts, "X")
-        shown = [cta.title, *cta.lines, cta.button or ""]
+        shown = [cta.title, *cta.lines, *cta.after, cta.button or ""]
+        due = appointment(facts.status)
+        shown += [due.label, due.value, due.note or ""] if due else []
         for item in timeline(facts):
             shown += [item.title, item.status_label, *item.detail, *(item.badge or ())]
         assert not [line for line in shown if "[tracking." in line or "[status." in line]
@@ -331,6 +375,7 @@ async def test_qr_link_keeps_the_key_in_a_cookie_of_the_dossier(
     assert "samesite=lax" in cookie.lower()
     page = await _open(applicant, code, key)
     assert "Mới nộp, chờ tiếp nhận" in page
+    assert "Chưa có văn bản nào. Giấy tiếp nhận (mẫu 01) sẽ có ở đây khi Bộ phận Một cửa" in page
     # The key is not in the page, nor in any link of it, nor sent to another dossier's pages.
     assert key not in page and key.lower() not in page
     other, _ = await _submitted(api)
@@ -362,6 +407,26 @@ async def test_a_wrong_key_looks_like_an_unknown_code(
     assert "motcua_key=" not in (wrong.headers.get("set-cookie") or "").replace('motcua_key=""', "")
 
 
+async def test_an_address_of_no_dossier_sets_no_cookie(
+    api: ApiClient, applicant: httpx.AsyncClient
+) -> None:
+    """A path that is no dossier code never becomes a cookie's path: it could carry cookie
+    attributes of its own."""
+    injected = "x%3B%20Domain%3Devil.example%3B%20Secure"
+    r = await applicant.get(f"/ho-so/{injected}", params={"key": "ABCDEFGHIJKLMNOP"})
+    assert r.status_code == 404 and "Mã hồ sơ hoặc mã tra cứu không đúng" in r.text
+    assert not [c for c in r.headers.get_list("set-cookie") if c.startswith("motcua_key")]
+    token = _csrf(r.text)
+    r = await applicant.post(f"/ho-so/{injected}/thoat", data={"csrf_token": token})
+    assert r.status_code == 404
+    assert not [c for c in r.headers.get_list("set-cookie") if c.startswith("motcua_key")]
+    assert "evil.example" not in str(r.headers)
+    # A real code is still forgotten when its key is wrong, and on leaving.
+    code, _ = await _submitted(api)
+    r = await applicant.get(f"/ho-so/{code}", params={"key": "ABCDEFGHIJKLMNOP"})
+    assert any(c.startswith("motcua_key=") for c in r.headers.get_list("set-cookie"))
+
+
 async def test_timeline_shows_the_step_and_department_holding_the_dossier(
     api: ApiClient, applicant: httpx.AsyncClient
 ) -> None:
@@ -370,7 +435,7 @@ async def test_timeline_shows_the_step_and_department_holding_the_dossier(
     current = page.split('aria-current="step"', 1)[1].split("</li>", 1)[0]
     assert "Công chức hộ tịch kiểm tra" in current and "Tư pháp – Hộ tịch" in current
     assert "Người đang xử lý: Chuyên viên" in current and "Hạn xử lý: " in current
-    assert "Đang xử lý" in page and "Bạn chưa cần làm gì" in page
+    assert "Đang xử lý" in page and "Hiện bạn không cần làm gì" in page
     # Form 01, issued at acceptance, downloads from the page as a PDF.
     href = re.search(r'href="(/ho-so/[^"]+/tai-lieu/[^"]+)">Giấy tiếp nhận hồ sơ', page)
     assert href, _main(page)
@@ -380,6 +445,24 @@ async def test_timeline_shows_the_step_and_department_holding_the_dossier(
     # No result yet: said on a page, not a raw error.
     none = await applicant.get(f"/ho-so/{code}/ket-qua")
     assert none.status_code == 404 and "Hồ sơ chưa có kết quả để tải về" in none.text
+    # What the applicant sent, apart from what the agency issued, each file downloadable.
+    sent = page.split("Giấy tờ bạn đã nộp", 1)[1].split("Văn bản cơ quan đã cấp", 1)[0]
+    files = re.findall(rf'href="(/ho-so/{re.escape(code)}/tep/[0-9a-f-]+)">([^<]+)</a>', sent)
+    assert [name for _, name in files] == ["Tờ khai đăng ký khai sinh", "Giấy chứng sinh"]
+    got = await applicant.get(files[0][0])
+    assert got.status_code == 200 and got.content.startswith(b"%PDF")
+    assert got.headers["cache-control"] == "no-store"
+    assert got.headers["content-disposition"].startswith("attachment;")
+    # Another dossier's file, an id of no file, and no id at all: the same page, no file.
+    other, other_key = await _submitted(api)
+    other_files = re.findall(r'/tep/([0-9a-f-]+)"', await _open(applicant, other, other_key))
+    for wrong in (other_files[0], "00000000-0000-0000-0000-000000000000", "khong-phai-ma"):
+        r = await applicant.get(f"/ho-so/{code}/tep/{wrong}")
+        assert r.status_code == 404 and "Không tìm thấy giấy tờ này" in r.text, wrong
+    # Without this dossier's key (another phone): to the lookup form, no file.
+    async with httpx.AsyncClient(base_url=str(applicant.base_url)) as stranger:
+        r = await stranger.get(files[0][0])
+        assert (r.status_code, r.headers["location"]) == (303, "/tra-cuu")
 
 
 async def test_a_refusal_shows_its_reason(api: ApiClient, applicant: httpx.AsyncClient) -> None:
@@ -390,6 +473,15 @@ async def test_a_refusal_shows_its_reason(api: ApiClient, applicant: httpx.Async
     assert "Hồ sơ không được tiếp nhận" in page and f"Lý do: {reason}" in page
     assert "Không tiếp nhận" in page  # the intake step's badge
     assert "/rut" not in page  # nothing to withdraw
+    assert "Hẹn trả kết quả" not in page  # no appointment to keep
+    # The written refusal (form 03), linked from the box once the workflow has issued it.
+    cta = r'/ho-so/[^"]+/tai-lieu/[0-9a-f-]+)">Tải phiếu từ chối tiếp nhận \(PDF\)'
+    async with asyncio.timeout(20):
+        while not (found := re.search(f'<a class="button" href="({cta}', page)):
+            await asyncio.sleep(0.2)
+            page = (await applicant.get(f"/ho-so/{code}")).text
+    notice = await applicant.get(found.group(1))
+    assert notice.status_code == 200 and notice.content.startswith(b"%PDF")
 
 
 async def test_supplement_round_trip_without_javascript(
@@ -404,6 +496,11 @@ async def test_supplement_round_trip_without_javascript(
     page = await _open(applicant, code, key)
     assert "Chờ bổ sung hồ sơ" in page and f"Lý do: {reason}" in page
     assert "<li>Giấy chứng sinh</li>" in page
+    # What to send, then why; the appointment to be set again.
+    box = _main(page).split("Việc bạn cần làm", 1)[1]
+    assert box.index("Bạn cần nộp bổ sung các giấy tờ dưới đây:") < box.index("Giấy chứng sinh")
+    assert box.index("Giấy chứng sinh") < box.index(f"Lý do: {reason}")
+    assert "Sẽ tính lại khi bạn nộp bổ sung" in page
     form = (await applicant.get(f"/ho-so/{code}/bo-sung")).text
     assert 'name="file-GCS"' in form and reason in form and key not in form
     # Nothing chosen: said at the field.
@@ -421,8 +518,14 @@ async def test_supplement_round_trip_without_javascript(
         files={"file-GCS": ("a.exe", b"MZ\x90\x00", "application/octet-stream")},
     )
     assert r.status_code == 422 and "không đúng định dạng" in r.text
-    sent = {"csrf_token": _csrf(form), "round": "1", "note": "Bản chụp rõ hơn"}
+    # A note the API would refuse (a NUL character): said at the note, not a server error.
     files = {"file-GCS": ("gcs.pdf", b"%PDF-1.4 clearer\n", "application/pdf")}
+    bad = {"csrf_token": _csrf(form), "round": "1", "note": "Bản chụp\x00rõ hơn"}
+    r = await applicant.post(f"/ho-so/{code}/bo-sung", data=bad, files=files)
+    assert r.status_code == 422 and 'href="#note"' in r.text, r.text
+    assert "Nội dung có ký tự không hợp lệ" in r.text and "\x00" not in r.text
+    assert "Đã tải lên: gcs.pdf" in r.text  # the file is kept
+    sent = {"csrf_token": _csrf(form), "round": "1", "note": "Bản chụp rõ hơn"}
     r = await applicant.post(f"/ho-so/{code}/bo-sung", data=sent, files=files)
     assert (r.status_code, r.headers["location"]) == (303, f"/ho-so/{code}?da=bo-sung"), r.text
     state = await api.status(code, key)
@@ -430,6 +533,7 @@ async def test_supplement_round_trip_without_javascript(
     assert [e["action"] for e in state["history"]].count("supplemented") == 1
     page = (await applicant.get(f"/ho-so/{code}?da=bo-sung")).text
     assert "Đã gửi hồ sơ bổ sung" in page and "Đang xử lý" in page
+    assert "Nộp bổ sung lần 1" in page  # the file sent, with the others
     # The same form sent again (a double press): taken once, answered the same.
     r = await applicant.post(f"/ho-so/{code}/bo-sung", data=sent, files=files)
     assert r.headers["location"] == f"/ho-so/{code}?da=bo-sung"
@@ -444,6 +548,14 @@ async def test_withdrawal_after_confirmation(api: ApiClient, applicant: httpx.As
     confirm = (await applicant.get(f"/ho-so/{code}/rut")).text
     assert "Xác nhận rút hồ sơ" in confirm and key not in confirm
     token = _csrf(confirm)
+    # A reason the API would refuse (a NUL character, which the workflow could never store):
+    # said at the field; nothing is asked, so the dossier does not stall.
+    r = await applicant.post(
+        f"/ho-so/{code}/rut", data={"csrf_token": token, "reason": "Nộp\x00nhầm"}
+    )
+    assert r.status_code == 422 and 'href="#withdraw-reason"' in r.text
+    assert "Nội dung có ký tự không hợp lệ" in r.text
+    assert (await api.status(code, key))["status_code"] == 4  # still in process
     r = await applicant.post(f"/ho-so/{code}/rut", data={"csrf_token": token, "reason": "Nộp nhầm"})
     assert (r.status_code, r.headers["location"]) == (303, f"/ho-so/{code}?da=rut")
     page = (await applicant.get(r.headers["location"])).text
@@ -485,6 +597,10 @@ async def test_rating_once_the_result_is_returned(
     code, key = await _returned(api)
     page = await _open(applicant, code, key)
     assert "Đã trả kết quả" in page and f'href="/ho-so/{code}/ket-qua"' in page
+    returned = re.search(r"<dt>Ngày trả kết quả</dt><dd>([^<]+)</dd>", page)
+    assert returned, _main(page)
+    assert re.fullmatch(r"\d{2}:\d{2}, ngày \d{2}/\d{2}/\d{4} — (Trước hạn|Đúng hạn)", returned[1])
+    assert "Hẹn trả kết quả" not in page
     result = await applicant.get(f"/ho-so/{code}/ket-qua")
     assert result.status_code == 200 and result.content.startswith(b"%PDF")
     token = _csrf(page)

@@ -18,7 +18,7 @@ from api.pages.dossier_view import Urls, answers_page, form_page
 from api.pages.errors import http_error_page
 from api.pages.guard import CsrfChecked, dossier_path, keep_lookup_key, lookup_key
 from api.pages.qr import qr_svg
-from api.pages.render import money, page
+from api.pages.render import moment, money, page
 from api.pages.texts import text
 from domain.calendar import VN_TZ
 from domain.catalog import Procedure
@@ -116,6 +116,9 @@ async def send(request: Request, code: str, ctx: ContextDep, session: SessionDep
 class Receipt:
     code: str
     key: str
+    key_shown: str  # grouped by four, as read aloud or copied onto paper
+    agency: str
+    lookup_url: str  # where to type the code and key in, printed for those without the QR
     procedure: str
     received: str
     appointment_day: str
@@ -153,18 +156,27 @@ async def _receipt_url(session: AsyncSession, code: str, prefix: str) -> str | N
     return None
 
 
+def grouped(key: str) -> str:
+    """KVLBNXMYR6VON4C6 as KVLB NXMY R6VO N4C6: easier to read out, copy and check."""
+    return " ".join(key[i : i + 4] for i in range(0, len(key), 4))
+
+
 async def receipt_of(
     ctx: AppContext, session: AsyncSession, dossier: Dossier, key: str, document_prefix: str
 ) -> Receipt:
     """What a receipt shows, for the portal's page and the desk's."""
     procedure = ctx.catalog.procedures.get(dossier.procedure_code)
     due = dossier.due_at.astimezone(VN_TZ)
-    tracking = f"{ctx.settings.public_base_url}{dossier_path(dossier.code)}"
+    base = ctx.settings.public_base_url.rstrip("/")
+    tracking = f"{base}{dossier_path(dossier.code)}"
     return Receipt(
         code=dossier.code,
         key=key,
+        key_shown=grouped(key),
+        agency=ctx.catalog.agencies[dossier.agency_code].name,
+        lookup_url=f"{base}/tra-cuu",
         procedure=procedure.name if procedure else dossier.procedure_code,
-        received=dossier.received_at.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y"),
+        received=moment(dossier.received_at),
         appointment_day=due.strftime("%d/%m/%Y"),
         appointment_time=due.strftime("%H:%M"),
         next_steps=_next_steps(ctx, dossier),

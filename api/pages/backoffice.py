@@ -13,13 +13,16 @@ from starlette.datastructures import FormData
 
 from api import operations
 from api.access import is_desk
+from api.audit import entry
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.pages import guard
+from api.pages.backoffice_facts import first_lower, need, role_name
 from api.pages.errors import refusal_message
 from api.pages.guard import CsrfChecked, PageOfficialDep
-from api.pages.render import page
-from api.pages.texts import VI, text
+from api.pages.officer import NavDep
+from api.pages.render import moment, page
+from api.pages.texts import text
 from api.schemas import ConsultationAnswerIn
 from api.security import TokenClaims
 from api.status import applicant_public
@@ -28,9 +31,10 @@ from domain.codes import is_dossier_code
 from domain.dossier import Action
 from domain.urgency import Urgency, due_on, urgency
 from store import dossiers as repo
+from store.audit import append
 from store.models import Dossier
 
-router = APIRouter(include_in_schema=False)
+router = APIRouter(include_in_schema=False, dependencies=[NavDep])
 
 LOGIN = "/can-bo/dang-nhap"
 INBOX = "/can-bo"
@@ -55,11 +59,6 @@ def field_text(form: FormData, name: str) -> str:
 
 def dossier_href(code: str) -> str:
     return f"/can-bo/ho-so/{code}"
-
-
-def role_name(role: str) -> str:
-    key = f"officials.role.{role}"
-    return text(key) if key in VI else role
 
 
 def urgency_tag(value: Urgency) -> tuple[str, str]:
@@ -191,10 +190,19 @@ async def _task_rows(
                 "code": dossier.code,
                 "href": dossier_href(dossier.code),
                 "procedure": procedure.name,
+                "need": text(
+                    "officials.inbox.need", need=need(dossier.step_key or "", dossier.role or "")
+                ),
                 "applicant": f"{applicant.full_name} · {applicant.phone}",
                 "step": dossier.step_name or dossier.step_key,
+                "arrived": text(
+                    "officials.inbox.arrived_value",
+                    at=moment(dossier.step_started_at),
+                    channel=first_lower(text(f"channel.{dossier.channel}")),
+                ),
                 "due": dossier.step_due_at,
-                "tag": urgency_tag(state),
+                # A step without a due time is never late: no badge to say so.
+                "tag": urgency_tag(state) if dossier.step_due_at else None,
                 "overdue": state == Urgency.OVERDUE,
                 "today": due_on(dossier.step_due_at, today),
                 "mine": dossier.assignee == official.username,
@@ -239,6 +247,10 @@ async def inbox_page(
     chosen = chosen if chosen in (OVERDUE, TODAY) else None
     rows = await _task_rows(ctx, session, official, now)
     shown = [r for r in rows if chosen is None or r["overdue" if chosen == OVERDUE else "today"]]
+    # The list shows applicants' names and phone numbers: who saw which is kept, as for a
+    # dossier's page.
+    listed = {"codes": [r["code"] for r in shown]}
+    await append(ctx.sessionmaker, entry(request, "list_tasks", official, None, listed))
     alerts = await repo.alerts_for(
         session, official.department, official.role, official.username, ALERTS_SHOWN, 0
     )
@@ -273,8 +285,8 @@ async def inbox_page(
                 "question": c.question or text("officials.consultations.no_question"),
                 "asked": text(
                     "officials.consultations.asked",
-                    at=_moment(c.asked_at),
-                    due=_moment(c.due_at),
+                    at=moment(c.asked_at),
+                    due=moment(c.due_at),
                 ),
                 "field": f"opinion-{c.id}",
                 "label": text("officials.consultations.opinion", code=c.dossier_code),
@@ -287,10 +299,6 @@ async def inbox_page(
         "flash": flash,
     }
     return page(request, "can_bo/inbox.html", context, status_code=status_code)
-
-
-def _moment(value: datetime) -> str:
-    return value.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y")
 
 
 @router.get(INBOX, response_class=HTMLResponse)

@@ -17,13 +17,14 @@ from api.pages.apply import receipt_of
 from api.pages.dossier_view import Urls, answers_page, form_page
 from api.pages.errors import http_error_page
 from api.pages.guard import CsrfChecked, PageOfficialDep
+from api.pages.officer import NavDep, desk_agency
 from api.pages.render import page
 from api.pages.texts import text
 from api.security import TokenClaims
 from domain.catalog import Agency, Procedure
 from domain.dossier import Channel
 
-router = APIRouter(prefix="/can-bo/tiep-nhan", include_in_schema=False)
+router = APIRouter(prefix="/can-bo/tiep-nhan", include_in_schema=False, dependencies=[NavDep])
 
 HOME = "/can-bo/tiep-nhan"
 DONE = f"{HOME}/da-nhan"
@@ -53,12 +54,9 @@ class Desk:
 
 
 def _desk(ctx: AppContext, official: TokenClaims) -> Desk | None:
-    """The official at the one-stop desk of an agency, or None: only a desk registers
-    dossiers at the counter."""
-    for agency in ctx.catalog.catalog.agencies:
-        if agency.desk_department == official.department:
-            return Desk(official, agency)
-    return None
+    """The official at the one-stop desk of an agency, or None (the header's rule too)."""
+    agency = desk_agency(ctx.catalog, official)
+    return Desk(official, agency) if agency is not None else None
 
 
 def _procedure(ctx: AppContext, desk: Desk, code: str) -> Procedure:
@@ -150,7 +148,7 @@ async def send(
         return _form(request, ctx, procedure, checked.draft, checked.problems, 422)
     try:
         submitted = await operations.submit(
-            ctx, session, request, checked.body, checked.draft.request_key
+            ctx, session, request, checked.body, checked.draft.request_key, official
         )
     except HTTPException as exc:
         problem = df.submission_problem(exc)

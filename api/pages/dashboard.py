@@ -18,13 +18,14 @@ from api.deps import ContextDep, SessionDep
 from api.pages.charts import Bar, Series, bar_chart, line_chart, number, percent
 from api.pages.dashboard_form import Choice, form_values, read_choice
 from api.pages.guard import PageOfficialDep
+from api.pages.officer import NavDep
 from api.pages.render import day, no_store, page
 from api.pages.texts import text
 from api.statistics import FIGURES, DaySnapshot, GroupIndex, ServiceIndex
 from domain.calendar import VN_TZ
 from domain.catalog import LoadedCatalog
 
-router = APIRouter(prefix="/can-bo/thong-ke", include_in_schema=False)
+router = APIRouter(prefix="/can-bo/thong-ke", include_in_schema=False, dependencies=[NavDep])
 
 Param = Annotated[str | None, Query()]
 By = Literal["procedure", "department"]

@@ -127,4 +127,6 @@ def form_values(catalog: LoadedCatalog, choice: Choice) -> dict[str, Any]:
             )
         ],
         "errors": by_field,
+        # Folded under the figures; open when something in it needs correcting.
+        "open": bool(choice.errors),
     }

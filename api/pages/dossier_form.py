@@ -21,6 +21,8 @@ from starlette.datastructures import UploadFile as StarletteUpload
 
 from api import operations
 from api.context import AppContext
+from api.pages.carried_files import UUID_TEXT, Upload, parse_uuid, uploaded
+from api.pages.carried_files import carried as carried_file
 from api.pages.errors import refusal_message
 from api.pages.texts import text
 from api.schemas import ApplicantIn, DeliveryIn, DocumentRef, DossierCreate
@@ -32,7 +34,6 @@ from store.models import StoredFile
 APPLICANT_FIELDS = ("kind", "full_name", "id_number", "phone", "email", "address")
 APPLICANT_KINDS = ("individual", "organization")
 REQUEST_KEY = "request_key"
-_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 # ---- names of the inputs (the ids are the same: an error links to its input) -------------
@@ -54,19 +55,19 @@ def file_id_input(component: str) -> str:
     return f"file_id-{component}"
 
 
+def file_name_input(component: str) -> str:
+    return f"file_name-{component}"
+
+
+def file_signature_input(component: str) -> str:
+    return f"file_sig-{component}"
+
+
 DELIVERY_METHOD = "delivery-method"
 DELIVERY_ADDRESS = "delivery-address"
 
 
 # ---- the draft ------------------------------------------------------------------------------
-
-
-@dataclass
-class Upload:
-    """A component's file, already stored."""
-
-    file_id: uuid.UUID
-    name: str
 
 
 @dataclass
@@ -111,7 +112,7 @@ def _typed(form: FormData, name: str) -> str:
 
 def _request_key(form: FormData) -> str:
     key = _typed(form, REQUEST_KEY)
-    return key if _UUID.match(key) else str(uuid.uuid4())
+    return key if UUID_TEXT.fullmatch(key) else str(uuid.uuid4())
 
 
 async def read_draft(
@@ -132,7 +133,7 @@ async def read_draft(
         delivery_address=_typed(form, DELIVERY_ADDRESS),
         request_key=_request_key(form),
     )
-    problems = await _carried_files(session, procedure, form, draft)
+    problems = await _carried_files(ctx, session, procedure, form, draft)
     if upload:
         problems += await _uploads(ctx, session, request, procedure, form, draft)
     applicant, applicant_problems = _applicant(draft)
@@ -170,15 +171,19 @@ def _in_page_order(procedure: Procedure, problems: list[Problem]) -> list[Proble
 
 
 async def _carried_files(
-    session: AsyncSession, procedure: Procedure, form: FormData, draft: Draft
+    ctx: AppContext, session: AsyncSession, procedure: Procedure, form: FormData, draft: Draft
 ) -> list[Problem]:
-    """Files uploaded on an earlier page, carried as their ids: each must still be stored."""
+    """Files uploaded on an earlier page, carried as their ids: each must still be stored.
+    The name shown is the one carried with the id when the server signed the two; otherwise
+    (an id typed in by hand) only the file's kind and size: whoever posts an id must not learn
+    the name of a file someone else uploaded."""
     problems = []
     for component in procedure.components:
         carried = _typed(form, file_id_input(component.code))
         if not carried:
             continue
-        stored = await session.get(StoredFile, uuid.UUID(carried)) if _UUID.match(carried) else None
+        file_id = parse_uuid(carried)
+        stored = await session.get(StoredFile, file_id) if file_id is not None else None
         if stored is None:
             problems.append(
                 Problem(
@@ -186,8 +191,9 @@ async def _carried_files(
                 )
             )
             continue
-        shown = stored.original_name or text("form.file.unnamed")
-        draft.files[component.code] = Upload(stored.id, shown)
+        name = _typed(form, file_name_input(component.code))
+        signature = _typed(form, file_signature_input(component.code))
+        draft.files[component.code] = carried_file(ctx, stored, name, signature)
     return problems
 
 
@@ -221,7 +227,9 @@ async def _uploads(
             reason = _upload_refusal(ctx, exc, shown or component.name)
             problems.append(Problem(file_input(component.code), reason))
             continue
-        draft.files[component.code] = Upload(stored.file_id, shown or text("form.file.unnamed"))
+        draft.files[component.code] = uploaded(
+            ctx, stored.file_id, shown or text("form.file.unnamed")
+        )
     return problems
 
 
@@ -274,10 +282,15 @@ def _applicant(draft: Draft) -> tuple[ApplicantIn | None, list[Problem]]:
     try:
         return ApplicantIn.model_validate(values), []
     except ValidationError as exc:
-        wrong = {str(e["loc"][0]) if e["loc"] else "id_number": e for e in exc.errors()}
-    if "id_number" not in wrong and "kind" not in wrong and values["id_number"]:
-        # The schema checks the number against the kind only once every field is valid;
-        # a person is told everything at once.
+        wrong: dict[str, Any] = {
+            str(e["loc"][0]) if e["loc"] else "id_number": e for e in exc.errors()
+        }
+    if not values["id_number"]:
+        # The schema takes any string here (the kind decides what is valid), and checks it
+        # only once every other field is valid: an empty number is said with the rest.
+        wrong["id_number"] = {"type": "missing"}
+    elif "id_number" not in wrong and "kind" not in wrong:
+        # Likewise the number against the kind: a person is told everything at once.
         wrong.update(_id_number_problem(values))
     return None, [
         Problem(applicant_input(name), _applicant_message(name, values, wrong[name]))

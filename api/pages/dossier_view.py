@@ -10,6 +10,7 @@ from fastapi.responses import HTMLResponse
 
 from api.context import AppContext
 from api.pages import dossier_form as df
+from api.pages.carried_files import Upload
 from api.pages.render import page
 from api.pages.texts import text
 from domain.attachments import ALLOWED
@@ -92,10 +93,10 @@ class Input:
     inputmode: str | None = None
     maxlength: int | None = None
     width: str | None = None
-    # A file input: the file already uploaded for it, carried as its id.
+    # A file input: the file already uploaded for it, carried as hidden inputs (its id, the
+    # name shown and the server's signature of the two).
     uploaded: str | None = None
-    file_id: str | None = None
-    file_id_name: str | None = None
+    carried: list[tuple[str, str]] = field(default_factory=list)
 
 
 @dataclass
@@ -217,8 +218,24 @@ def _declaration_input(f: FormField, draft: df.Draft, errors: dict[str, str]) ->
         example = text("form.date.hint")
         common["hint"] = f"{f.help} {example}" if f.help else example
         return Input(key, f.label, "text", width="medium", maxlength=10, **common)
+    if _is_phone(f):
+        return Input(
+            key,
+            f.label,
+            "text",
+            type="tel",
+            autocomplete="tel",
+            width="medium",
+            maxlength=f.longest,
+            **common,
+        )
     autocomplete = "street-address" if f.type == "address" else None
     return Input(key, f.label, "text", maxlength=f.longest, autocomplete=autocomplete, **common)
+
+
+def _is_phone(f: FormField) -> bool:
+    """A phone number in the declaration (the catalog names it so): the phone's dial pad."""
+    return f.type == "text" and "dien_thoai" in f.name
 
 
 def _file_inputs(procedure: Procedure, draft: df.Draft, errors: dict[str, str]) -> list[Input]:
@@ -235,11 +252,18 @@ def _file_inputs(procedure: Procedure, draft: df.Draft, errors: dict[str, str]) 
                 error=errors.get(key),
                 required=c.required,
                 uploaded=carried.name if carried else None,
-                file_id=str(carried.file_id) if carried else None,
-                file_id_name=df.file_id_input(c.code),
+                carried=_file_pairs(c.code, carried) if carried else [],
             )
         )
     return inputs
+
+
+def _file_pairs(component: str, upload: Upload) -> list[tuple[str, str]]:
+    return [
+        (df.file_id_input(component), str(upload.file_id)),
+        (df.file_name_input(component), upload.name),
+        (df.file_signature_input(component), upload.signature),
+    ]
 
 
 def _delivery_inputs(procedure: Procedure, draft: df.Draft, errors: dict[str, str]) -> list[Input]:
@@ -260,7 +284,8 @@ def _delivery_inputs(procedure: Procedure, draft: df.Draft, errors: dict[str, st
             draft.delivery_address,
             hint=text("form.delivery.address.hint"),
             error=errors.get(df.DELIVERY_ADDRESS),
-            required=False,
+            # Not "(không bắt buộc)": the hint says when it is needed.
+            required=True,
             autocomplete="street-address",
             maxlength=500,
         ),
@@ -358,7 +383,7 @@ def carried(procedure: Procedure, draft: df.Draft) -> list[tuple[str, str]]:
     ids. The form token is added by the template."""
     pairs = [(df.applicant_input(n), v) for n, v in draft.applicant.items()]
     pairs += [(df.form_input(n), v) for n, v in draft.form.items()]
-    pairs += [(df.file_id_input(code), str(f.file_id)) for code, f in draft.files.items()]
+    pairs += [pair for code, f in draft.files.items() for pair in _file_pairs(code, f)]
     pairs += [
         (df.DELIVERY_METHOD, draft.delivery_method),
         (df.DELIVERY_ADDRESS, draft.delivery_address),

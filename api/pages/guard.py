@@ -13,6 +13,7 @@ from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
 
 from api.security import TokenClaims, issue_token, read_token
+from domain.codes import is_dossier_code
 from motcua.settings import Settings
 
 # Where the pages live; everything else (the JSON API, /docs, the codec) keeps its own rules.
@@ -105,7 +106,11 @@ CsrfChecked = Depends(check_csrf)
 
 
 def start_session(request: Request, response: Response, official: TokenClaims) -> None:
-    """The signed, short-lived token of the API, kept in an HttpOnly cookie of the back office."""
+    """The signed, short-lived token of the API, kept in an HttpOnly cookie of the back office;
+    and a new form token, so none from before the login is worth anything after it.
+
+    SameSite=Strict: a link from another site opens the login page rather than a dossier, so
+    no other site can make an official's browser read (and so audit) a dossier."""
     settings = _settings(request)
     ttl = timedelta(minutes=settings.token_ttl_minutes)
     token = issue_token(official, settings.jwt_secret.get_secret_value(), ttl)
@@ -115,9 +120,10 @@ def start_session(request: Request, response: Response, official: TokenClaims) -
         max_age=int(ttl.total_seconds()),
         path=OFFICIALS_PATH,
         httponly=True,
-        samesite="lax",
+        samesite="strict",
         secure=_secure(request),
     )
+    set_csrf_cookie(request, response, secrets.token_urlsafe(32))
 
 
 def end_session(response: Response) -> None:
@@ -170,7 +176,10 @@ def dossier_path(code: str) -> str:
 
 def keep_lookup_key(request: Request, response: Response, code: str, key: str) -> None:
     """The key in an HttpOnly cookie sent only to this dossier's pages: the address bar, the
-    history and the logs see a clean URL."""
+    history and the logs see a clean URL. Only for a well-formed code: the code becomes the
+    cookie's path."""
+    if not is_dossier_code(code):
+        return
     response.set_cookie(
         KEY_COOKIE,
         key.strip().upper(),
@@ -183,7 +192,8 @@ def keep_lookup_key(request: Request, response: Response, code: str, key: str) -
 
 
 def forget_lookup_key(response: Response, code: str) -> None:
-    response.delete_cookie(KEY_COOKIE, path=dossier_path(code))
+    if is_dossier_code(code):
+        response.delete_cookie(KEY_COOKIE, path=dossier_path(code))
 
 
 def lookup_key(request: Request) -> str | None:

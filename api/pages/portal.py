@@ -14,9 +14,10 @@ from api.deps import ContextDep, SessionDep
 from api.pages import apply
 from api.pages.errors import refusal_message
 from api.pages.guard import CsrfChecked, dossier_path, keep_lookup_key
-from api.pages.render import page, working_days
+from api.pages.render import page
 from api.pages.texts import text
-from domain.calendar import HOURS_PER_WORKING_DAY
+from api.pages.tracking_dates import working_time
+from api.security import normalized_lookup_key
 from domain.catalog import LoadedCatalog, Procedure
 from domain.dossier import pays_through_gateway
 from domain.search import matches
@@ -102,10 +103,9 @@ def _stages(catalog: LoadedCatalog, procedure: Procedure) -> list[Stage]:
 
 
 def _at_most(hours: float) -> str:
-    """A step's time as people count it: in working days from a day on, in hours below."""
-    if hours >= HOURS_PER_WORKING_DAY:
-        return text("procedure.time_limit", time=working_days(hours / HOURS_PER_WORKING_DAY))
-    return text("procedure.time_limit", time=text("procedure.hours", n=f"{hours:g}"))
+    """A step's time as the tracking page says it too: in working days from a day on, in
+    working hours below."""
+    return text("procedure.time_limit", time=working_time(hours))
 
 
 def find_procedure(catalog: LoadedCatalog, code: str) -> Procedure | None:
@@ -197,5 +197,5 @@ async def lookup(
             response.headers["Retry-After"] = exc.headers["Retry-After"]
         return response
     redirect = RedirectResponse(dossier_path(code), status_code=303)
-    keep_lookup_key(request, redirect, code, key)
+    keep_lookup_key(request, redirect, code, normalized_lookup_key(key))
     return redirect

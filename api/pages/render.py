@@ -34,10 +34,10 @@ def day(value: datetime | date | None) -> str:
 
 
 def moment(value: datetime | None) -> str:
-    """HH:MM dd/mm/yyyy, in Vietnam's time, as the slips write it."""
+    """17:00, ngày 07/12/2026 — in Vietnam's time, as people write an appointment."""
     if value is None:
         return ""
-    return value.astimezone(VN_TZ).strftime("%H:%M %d/%m/%Y")
+    return value.astimezone(VN_TZ).strftime("%H:%M, ngày %d/%m/%Y")
 
 
 def money(amount: int | None) -> str:

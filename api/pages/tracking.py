@@ -9,6 +9,7 @@ history of a shared phone, the server's logs and any Referer. Every read and act
 api.operations, with the API's own access rule and throttling."""
 
 import uuid
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Annotated, Any
 
@@ -32,8 +33,9 @@ from api.pages.guard import (
 )
 from api.pages.render import moment, no_store, page
 from api.pages.texts import text
-from api.pages.tracking_access import back_to, open_dossier, refused, to_lookup
+from api.pages.tracking_access import back_to, not_found, open_dossier, refused, to_lookup
 from api.pages.tracking_acts import requested_components
+from api.pages.tracking_dates import appointment
 from api.pages.tracking_view import (
     Facts,
     Payable,
@@ -44,7 +46,10 @@ from api.pages.tracking_view import (
     timeline,
 )
 from api.schemas import DossierPublic, RatingIn
+from api.security import normalized_lookup_key
 from api.status import dossier_status
+from domain.catalog import Procedure
+from domain.codes import is_dossier_code
 from domain.documents import TITLES
 from domain.dossier import DocumentKind, StatusCode
 from store import dossiers as repo
@@ -91,8 +96,9 @@ async def _take_key(
 ) -> Response:
     """The QR link: the key checked as the API checks it, kept in this dossier's cookie, and
     the phone sent on to the clean address."""
+    key = normalized_lookup_key(key)
     try:
-        if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        if not key or len(key) > MAX_KEY_LENGTH or not is_dossier_code(code):
             raise HTTPException(404)
         await operations.read(ctx, session, request, code, key, None, "view_dossier")
     except HTTPException as exc:
@@ -116,24 +122,28 @@ async def render_tracking(
 ) -> HTMLResponse:
     """The tracking page, from the status the API gives the applicant."""
     status = await dossier_status(ctx, session, dossier, None)
-    facts = await _facts(ctx, session, dossier, status)
+    issued = await repo.documents(session, dossier.code)
+    facts = await _facts(ctx, session, dossier, status, issued)
     rated = await session.get(Rating, dossier.code) if may_rate(status.status_code) else None
+    due = appointment(status)
     details = [
         (text("tracking.summary.procedure"), f"{facts.procedure.name} ({facts.procedure.code})"),
         (text("tracking.summary.applicant"), status.applicant.full_name),
         (text("tracking.summary.received"), moment(status.received_at)),
-        (text("tracking.summary.appointment"), moment(status.due_at)),
     ]
+    if due is not None:
+        details.append((due.label, f"{due.value} ({due.note})" if due.note else due.value))
     context = {
         "code": dossier.code,
         "status_tag": status_tag(status.status_code),
-        "appointment": moment(status.due_at),
+        "appointment": due,
         "details": details,
         "overdue": status.overdue and status.finished_at is None,
         "procedure": facts.procedure,
         "steps": timeline(facts),
         "cta": call_to_action(facts, dossier.code),
-        "documents": await _documents(session, dossier.code),
+        "submitted": _submitted(facts.procedure, dossier),
+        "documents": [_document_row(dossier.code, d) for d in issued],
         "may_withdraw": may_withdraw(status.status_code),
         "may_rate": may_rate(status.status_code) and rated is None,
         "rated": text(f"tracking.rate.{rated.satisfaction}") if rated else None,
@@ -147,10 +157,14 @@ async def render_tracking(
 
 
 async def _facts(
-    ctx: AppContext, session: AsyncSession, dossier: Dossier, status: DossierPublic
+    ctx: AppContext,
+    session: AsyncSession,
+    dossier: Dossier,
+    status: DossierPublic,
+    issued: list[Document],
 ) -> Facts:
     """What the timeline and the call to action are derived from: the status, the pinned
-    procedure, the fee asked, what a supplement request asks for."""
+    procedure, the fee asked, what a supplement request asks for, the documents issued."""
     catalog = await ctx.pinned_catalog(session, dossier.catalog_version)
     procedure = catalog.procedures[dossier.procedure_code]
     payment = None
@@ -173,12 +187,37 @@ async def _facts(
         missing_components=missing,
         has_result=await repo.get_decision_document(session, dossier.code) is not None,
         now=datetime.now(UTC),
+        refusal_document=next(
+            (
+                _document_row(dossier.code, d)["href"]
+                for d in reversed(issued)
+                if d.kind == DocumentKind.INTAKE_REFUSAL
+            ),
+            None,
+        ),
     )
 
 
-async def _documents(session: AsyncSession, code: str) -> list[dict[str, Any]]:
-    """The dossier's documents, as the API lists them to the applicant, titled in Vietnamese."""
-    return [_document_row(code, d) for d in await repo.documents(session, code)]
+def _submitted(procedure: Procedure, dossier: Dossier) -> list[dict[str, Any]]:
+    """The files the applicant sent, with the dossier and with each supplement, by the
+    component's name."""
+    names = {c.code: c.name for c in procedure.components}
+    rows = []
+    for sent in dossier.documents:
+        component, file_id = str(sent.get("component", "")), sent.get("file_id")
+        if not file_id:
+            continue
+        supplement = sent.get("supplement")
+        rows.append(
+            {
+                "title": names.get(component, component),
+                "href": f"{dossier_path(dossier.code)}/tep/{file_id}",
+                "meta": text("tracking.submitted.supplement", round=supplement)
+                if supplement
+                else None,
+            }
+        )
+    return rows
 
 
 def _document_row(code: str, document: Document) -> dict[str, Any]:
@@ -192,23 +231,21 @@ def _document_row(code: str, document: Document) -> dict[str, Any]:
 # ---- documents ----------------------------------------------------------------------------
 
 
-async def _pdf(
-    request: Request,
-    ctx: AppContext,
-    session: AsyncSession,
-    code: str,
-    document_id: uuid.UUID | None,
-) -> Response:
+Fetch = Callable[[str], Awaitable[operations.Pdf]]
+
+
+async def _download(request: Request, code: str, fetch: Fetch, missing: str) -> Response:
+    """A file of the dossier, as an attachment, with the key this phone keeps; `missing` says
+    (a text key) what the dossier does not have."""
     key = lookup_key(request)
     if not key:
         return to_lookup()
     try:
-        pdf = await operations.document_pdf(ctx, session, request, code, key, None, document_id)
+        pdf = await fetch(key)
     except HTTPException as exc:
         if exc.status_code == 404 and exc.detail != NOT_FOUND:
-            # The dossier opened, but has no such document (yet).
-            missing = "no_result" if document_id is None else "document"
-            context = {"message": text(f"tracking.refused.{missing}"), "back": dossier_path(code)}
+            # The dossier opened, but has no such file (yet).
+            context = {"message": text(missing), "back": dossier_path(code)}
             return page(request, "error.html", context, status_code=404)
         return refused(request, code, exc)
     response = Response(
@@ -220,17 +257,47 @@ async def _pdf(
     return response
 
 
+def _no_such_file(request: Request, code: str) -> HTMLResponse:
+    context = {"message": text("tracking.refused.document"), "back": dossier_path(code)}
+    return page(request, "error.html", context, status_code=404)
+
+
 @router.get("/ho-so/{code}/tai-lieu/{document_id}")
 async def document(
     code: str, document_id: uuid.UUID, request: Request, ctx: ContextDep, session: SessionDep
 ) -> Response:
-    return await _pdf(request, ctx, session, code, document_id)
+    """A document the agency issued (forms 01 to 04, the result)."""
+
+    async def fetch(key: str) -> operations.Pdf:
+        return await operations.document_pdf(ctx, session, request, code, key, None, document_id)
+
+    return await _download(request, code, fetch, "tracking.refused.document")
 
 
 @router.get("/ho-so/{code}/ket-qua")
 async def result(code: str, request: Request, ctx: ContextDep, session: SessionDep) -> Response:
     """The result, or the written refusal."""
-    return await _pdf(request, ctx, session, code, None)
+
+    async def fetch(key: str) -> operations.Pdf:
+        return await operations.document_pdf(ctx, session, request, code, key, None, None)
+
+    return await _download(request, code, fetch, "tracking.refused.no_result")
+
+
+@router.get("/ho-so/{code}/tep/{file_id}")
+async def submitted_file(
+    code: str, file_id: str, request: Request, ctx: ContextDep, session: SessionDep
+) -> Response:
+    """A file the applicant sent, as it was uploaded (PDF or a scan)."""
+    try:
+        wanted = uuid.UUID(file_id)
+    except ValueError:
+        return _no_such_file(request, code)
+
+    async def fetch(key: str) -> operations.Pdf:
+        return await operations.submitted_file(ctx, session, request, code, key, None, wanted)
+
+    return await _download(request, code, fetch, "tracking.refused.document")
 
 
 # ---- rating and leaving -------------------------------------------------------------------
@@ -276,8 +343,10 @@ async def rate(
 
 
 @router.post("/ho-so/{code}/thoat", dependencies=[CsrfChecked])
-async def leave(code: str) -> Response:
+async def leave(code: str, request: Request) -> Response:
     """This phone forgets the dossier's key (a shared phone)."""
+    if not is_dossier_code(code):
+        return not_found(request, code)  # no cookie for a path that is no dossier's
     response = to_lookup()
     forget_lookup_key(response, code)
     return response

@@ -11,6 +11,7 @@ from api.pages.errors import http_error_page
 from api.pages.guard import dossier_path, forget_lookup_key, lookup_key
 from api.pages.render import page
 from api.pages.texts import text
+from domain.codes import is_dossier_code
 from store.models import Dossier
 
 LOOKUP_PAGE = "/tra-cuu"
@@ -40,9 +41,17 @@ def refused(request: Request, code: str, exc: HTTPException) -> HTMLResponse:
             "field_errors": {"code": wrong},
         }
         response = page(request, "portal/lookup.html", context, status_code=404)
-        forget_lookup_key(response, code)
+        if is_dossier_code(code):
+            # Only a real code goes into the cookie's path: anything else could carry cookie
+            # attributes of its own (`x; Domain=...`).
+            forget_lookup_key(response, code)
         return response
     return http_error_page(request, exc)
+
+
+def not_found(request: Request, code: str) -> HTMLResponse:
+    """What an address of no dossier gets: the lookup form's answer to a wrong code."""
+    return refused(request, code, HTTPException(404))
 
 
 async def open_dossier(

@@ -8,6 +8,7 @@ from typing import Annotated, cast
 
 from fastapi import APIRouter, Form, HTTPException, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.datastructures import FormData
 from starlette.datastructures import UploadFile as FormFile
@@ -21,7 +22,7 @@ from api.pages.render import page
 from api.pages.texts import text
 from api.pages.tracking_access import back_to, open_dossier
 from api.pages.tracking_view import may_withdraw
-from api.schemas import DocumentRef, SupplementIn
+from api.schemas import DocumentRef, SupplementIn, WithdrawIn
 from domain.catalog import Procedure
 from domain.dossier import Action, DocumentKind, StatusCode
 from store import dossiers as repo
@@ -146,10 +147,19 @@ async def send_supplement(
         return await _supplement_page(
             request, ctx, session, dossier, errors=errors, kept=kept, note=note, status_code=422
         )
-    body = SupplementIn(
-        documents=[DocumentRef(component=c, file_id=uuid.UUID(kept[c][0])) for c, _ in asked],
-        note=note or None,
-    )
+    try:
+        body = SupplementIn(
+            documents=[DocumentRef(component=c, file_id=uuid.UUID(kept[c][0])) for c, _ in asked],
+            note=note or None,
+        )
+    except ValidationError:
+        # What the API refuses too (a NUL character, text that cannot be stored): the note is
+        # the only text typed here.
+        errors = {"note": text("tracking.note.invalid")}
+        shown = note.replace("\x00", "")
+        return await _supplement_page(
+            request, ctx, session, dossier, errors=errors, kept=kept, note=shown, status_code=422
+        )
     try:
         await operations.send_supplement(ctx, session, request, code, key, body)
     except HTTPException as exc:
@@ -280,11 +290,17 @@ async def withdraw(
         return opened
     dossier, key = opened
     reason = reason.strip()
-    if len(reason) > MAX_NOTE:
-        error = text("tracking.note.too_long")
-        return _withdraw_page(request, dossier, reason=reason, error=error, status_code=422)
     try:
-        await operations.withdraw(ctx, session, request, code, key, reason or None)
+        # The API's own check of what is sent (its length; no NUL, which the workflow could
+        # never store).
+        body = WithdrawIn(reason=reason or None)
+    except ValidationError:
+        problem = "too_long" if len(reason) > MAX_NOTE else "invalid"
+        error = text(f"tracking.note.{problem}")
+        shown = reason.replace("\x00", "")
+        return _withdraw_page(request, dossier, reason=shown, error=error, status_code=422)
+    try:
+        await operations.withdraw(ctx, session, request, code, key, body.reason)
     except HTTPException as exc:
         if exc.status_code == 409:
             # Asked once already (a second press, or another phone), or processed meanwhile.

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from api.pages.render import moment, money
 from api.pages.texts import text
+from api.pages.tracking_dates import working_time
 from api.schemas import DossierPublic, HistoryEntry
 from domain.catalog import Procedure
 from domain.dossier import (
@@ -62,6 +63,7 @@ class Facts:
     missing_components: list[str]  # names of what a pending supplement request asks for
     has_result: bool
     now: datetime
+    refusal_document: str | None = None  # where form 03 downloads from, once issued
 
 
 @dataclass(frozen=True)
@@ -85,6 +87,7 @@ class CallToAction:
     title: str
     lines: list[str]
     items: list[str] = field(default_factory=list)
+    after: list[str] = field(default_factory=list)  # said below the items
     href: str | None = None
     button: str | None = None
     done: bool = False
@@ -241,8 +244,7 @@ def _upcoming(
     facts: Facts, stop: _Stop, entries: list[HistoryEntry], closed: HistoryEntry | None
 ) -> Built:
     if stop.hours is not None:
-        hours = f"{stop.hours:g}".replace(".", ",")
-        return [text("tracking.item.allotted", hours=hours)], None
+        return [text("tracking.item.allotted", time=working_time(stop.hours))], None
     if stop.key == PAYMENT:
         return [text("tracking.item.fee", amount=money(facts.procedure.fee_vnd))], None
     if stop.key == DELIVERY:
@@ -310,8 +312,9 @@ def _supplement_cta(facts: Facts, code: str) -> CallToAction:
     return CallToAction(
         "supplement",
         text("tracking.cta.supplement.title"),
-        _with_reason([text("tracking.cta.supplement.lead")], why),
+        [text("tracking.cta.supplement.lead")],
         items=facts.missing_components,
+        after=_with_reason([], why),
         href=f"/ho-so/{code}/bo-sung",
         button=text("tracking.cta.supplement.button"),
     )
@@ -380,7 +383,14 @@ def _result_cta(facts: Facts, code: str) -> CallToAction:
 def _refused_cta(facts: Facts, code: str) -> CallToAction:
     why = reason(facts.status, [Action.REFUSE])
     lines = _with_reason([text("tracking.cta.refused.lead")], why)
-    return CallToAction("refused", text("tracking.cta.refused.title"), lines)
+    document = facts.refusal_document
+    return CallToAction(
+        "refused",
+        text("tracking.cta.refused.title"),
+        lines,
+        href=document,
+        button=text("tracking.cta.refused.button") if document else None,
+    )
 
 
 # The colour of each national status's tag: waiting for the applicant, finished well, ended.

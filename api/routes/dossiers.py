@@ -60,7 +60,7 @@ def _pdf_response(pdf: operations.Pdf) -> Response:
     "",
     status_code=status.HTTP_201_CREATED,
     response_model=DossierCreated,
-    responses={422: {}, 503: {}},
+    responses={401: {}, 403: {}, 422: {}, 503: {}},
 )
 async def submit(
     body: DossierCreate,
@@ -68,9 +68,12 @@ async def submit(
     response: Response,
     ctx: ContextDep,
     session: SessionDep,
+    official: OptionalOfficialDep,
     idempotency_key: IdempotencyKeyDep = None,
 ) -> DossierCreated:
-    submitted = await operations.submit(ctx, session, request, body, idempotency_key)
+    """Submit a dossier. Online, no login: keep the lookup key of the answer. At the counter
+    or by post (`channel`), the agency's one-stop desk registers it, with its bearer token."""
+    submitted = await operations.submit(ctx, session, request, body, idempotency_key, official)
     if submitted.replayed:
         response.headers["Idempotent-Replayed"] = "true"
     d = submitted.dossier
@@ -197,6 +200,26 @@ async def get_document(
 ) -> Response:
     pdf = await operations.document_pdf(
         ctx, session, request, code, lookup_key, official, document_id
+    )
+    return _pdf_response(pdf)
+
+
+@router.get(
+    "/{code}/files/{file_id}",
+    responses={200: {"content": {"application/pdf": {}, "image/*": {}}}, 401: {}, 404: {}},
+)
+async def get_submitted_file(
+    code: str,
+    file_id: uuid.UUID,
+    request: Request,
+    ctx: ContextDep,
+    session: SessionDep,
+    official: OptionalOfficialDep,
+    lookup_key: LookupKeyDep = None,
+) -> Response:
+    """A component the applicant submitted (with the dossier or a supplement), as uploaded."""
+    pdf = await operations.submitted_file(
+        ctx, session, request, code, lookup_key, official, file_id
     )
     return _pdf_response(pdf)
 

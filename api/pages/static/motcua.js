@@ -3,8 +3,12 @@
 // 2. A file too large or of a wrong type is flagged before it is sent (the server checks again).
 // 3. A form is sent once: its buttons are disabled after the first press; a form holding a
 //    file flagged by 2. is not sent at all (nothing is uploaded for nothing on a slow link).
+//    They come back after a while, and when the page is shown again from the back-forward
+//    cache, so a post that failed on a poor connection can be retried (the form's request key
+//    keeps a retry from doing anything twice).
 (function () {
   "use strict";
+  var REENABLE_AFTER_MS = 10000;
   var summary = document.querySelector("[data-autofocus]");
   if (summary) { summary.focus(); }
 
@@ -37,11 +41,20 @@
         refused[0].focus();
         return;
       }
-      setTimeout(function () {
-        Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) {
-          b.disabled = true;
-        });
-      }, 0);
+      setTimeout(function () { setDisabled(form, true); }, 0);
+      setTimeout(function () { setDisabled(form, false); }, REENABLE_AFTER_MS);
     });
   });
+
+  window.addEventListener("pageshow", function () {
+    Array.prototype.forEach.call(document.querySelectorAll("form[method=post]"), function (form) {
+      setDisabled(form, false);
+    });
+  });
+
+  function setDisabled(form, disabled) {
+    Array.prototype.forEach.call(form.querySelectorAll("button[type=submit]"), function (b) {
+      b.disabled = disabled;
+    });
+  }
 })();
