@@ -36,6 +36,7 @@ from motcua.settings import Settings
 from motcua.temporal import connect_temporal
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from store.models import Dossier
+from tests.client import ApiClient
 from worker import build_worker
 from workflows import search_attributes as sa
 
@@ -333,3 +334,16 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
 
     if not chromium_available():
         terminalreporter.write_line(MISSING, red=True, bold=True)
+
+
+@pytest.fixture
+def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
+    """What an applicant's portal and an official's screen send to the API."""
+    return ApiClient(http, demo_password)
+
+
+@pytest.fixture
+async def visitor(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    """A browser of its own (its own cookies), without JavaScript, no redirect followed."""
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        yield client

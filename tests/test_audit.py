@@ -3,7 +3,6 @@
 
 import asyncio
 
-import httpx
 import pytest
 from sqlalchemy import select, text
 from sqlalchemy.exc import DBAPIError
@@ -14,11 +13,6 @@ from store.audit import AuditEntry, append, first_broken_row
 from store.db import Sessionmaker
 from store.models import AuditRow
 from tests.client import DESK, ApiClient
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 async def _trail(sessionmaker: Sessionmaker, code: str) -> list[tuple[str, str, str]]:

@@ -61,11 +61,6 @@ DECISIONS = ("accept", "refuse", "approve", "reject", "return")
 WORKING = CalendarSpec.for_period(datetime.now().year).calendar()
 
 
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
-
-
 # ---- helpers ---------------------------------------------------------------------------------
 
 

@@ -4,7 +4,6 @@ import json
 import uuid
 from datetime import datetime, timedelta
 
-import httpx
 import pytest
 
 from tests.client import APPLICANT, DESK, ApiClient, pdf_text
@@ -12,11 +11,6 @@ from tests.conftest import Stack
 
 HKD = "1.001612"  # household business: full online, fee, 3 review steps (KT, KT, LD)
 KS = "2.000815"  # certified copy: partial online, one step (TPHT)
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 def _next_day(day: str) -> str:

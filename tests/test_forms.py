@@ -5,7 +5,6 @@ import uuid
 from datetime import date
 from typing import Any
 
-import httpx
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -167,11 +166,6 @@ def test_old_recorded_catalogs_without_forms_still_load() -> None:
 
 
 # ---- the API -------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 async def test_the_procedure_shows_its_form_fields(api: ApiClient) -> None:

@@ -3,7 +3,6 @@ real servers: intake → routing → review → payment → delivery."""
 
 from typing import Any
 
-import httpx
 import pytest
 
 from domain.catalog import load_catalog
@@ -14,11 +13,6 @@ from store.models import Dossier
 from tests.client import ApiClient, pdf_text, username
 
 CATALOG = load_catalog(Settings().catalog_path)
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 @pytest.mark.parametrize("procedure_code", sorted(CATALOG.procedures))

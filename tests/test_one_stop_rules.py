@@ -8,7 +8,6 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 
 from domain.calendar import VN_TZ
@@ -20,11 +19,6 @@ from tests.conftest import Stack
 HKD = "1.001612"  # household business: full online, fee, 3 review steps (KT, KT, LD)
 LAND = "1.012778"  # land-use certificate: the first step (VPDK) consults TNMT and THUE
 LAND_DESK = "vpdk_mc.desk_officer"
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 async def _supplement(

@@ -5,7 +5,6 @@ import logging
 from datetime import datetime
 from typing import Any
 
-import httpx
 import pytest
 from sqlalchemy import update
 
@@ -13,11 +12,6 @@ from store.models import Dossier, Rating
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from workflows import search_attributes as sa
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 async def test_operators_find_the_late_dossiers_of_a_department(

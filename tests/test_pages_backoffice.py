@@ -12,7 +12,6 @@ from html import unescape
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import func, select, update
 
 from api.main import create_app
@@ -28,12 +27,6 @@ from store.officials import full_names, upsert_official
 from tests.client import DESK, ApiClient, moved
 from tests.conftest import Stack, insert_dossier
 from tests.dossier_pages import COPY, confirm, fill_and_check, until_linked
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
-
 
 # ---- helpers ---------------------------------------------------------------------------------
 

@@ -3,19 +3,12 @@ inbox, act from the dossier page; every page accessible (axe)."""
 
 import re
 
-import httpx
-import pytest
 from playwright.async_api import Browser, Page, expect
 
 from domain.dossier import StatusCode
 from tests.browser import assert_accessible, log_in_on, log_out, new_phone, screenshot
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 async def test_each_department_approves_from_its_inbox(

@@ -3,18 +3,15 @@ desk on the portal's form (channel `counter`), the code and key handed over once
 department refused."""
 
 import re
-from collections.abc import AsyncIterator
 from html import unescape
 
 import httpx
-import pytest
 from playwright.async_api import Page, expect
 
 from store.db import Sessionmaker
 from store.models import Dossier
 from tests.browser import assert_accessible, log_in_on
 from tests.client import DESK, ApiClient
-from tests.conftest import Stack
 from tests.dossier_pages import (
     COPY,
     LAND,
@@ -26,19 +23,6 @@ from tests.dossier_pages import (
     signed_in,
     until_linked,
 )
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
-
-
-@pytest.fixture
-async def visitor(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser of its own (its own cookies), without JavaScript."""
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
-        yield client
-
 
 # ---- the counter ------------------------------------------------------------------------------
 

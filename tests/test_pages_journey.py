@@ -10,8 +10,6 @@ import io
 import re
 from typing import Any
 
-import httpx
-import pytest
 import zxingcpp
 from PIL import Image
 from playwright.async_api import Browser, Locator, Page, expect
@@ -20,11 +18,6 @@ from tests.browser import assert_accessible, log_in_on, log_out, new_phone
 from tests.client import DESK, ApiClient
 from tests.conftest import Stack
 from tests.dossier_pages import BUSINESS, fill_form, procedure
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 async def _tab_to(page: Page, target: Locator, presses: int = 40) -> None:

@@ -5,12 +5,10 @@ receipt with its lookup key and QR code (on screen and on A4 paper), and `/tra-c
 import asyncio
 import io
 import re
-from collections.abc import AsyncIterator
 from html import unescape
 
 import httpx
 import pypdfium2 as pdfium
-import pytest
 import zxingcpp
 from PIL import Image
 from playwright.async_api import FilePayload, Page, expect
@@ -48,19 +46,6 @@ from tests.dossier_pages import (
     summary_links,
     until_linked,
 )
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
-
-
-@pytest.fixture
-async def visitor(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
-    """A browser of its own (its own cookies), without JavaScript."""
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
-        yield client
-
 
 # ---- pure functions --------------------------------------------------------------------------
 

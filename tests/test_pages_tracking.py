@@ -317,11 +317,6 @@ def test_every_status_has_its_words(status_code: int, delivery: str, outcome: st
 
 
 @pytest.fixture
-async def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
-
-
-@pytest.fixture
 async def applicant(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     """The applicant's browser, without JavaScript: its own cookies, no redirect followed."""
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:

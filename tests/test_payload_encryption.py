@@ -84,11 +84,6 @@ async def _run(command: list[str]) -> str:
     return done.stdout
 
 
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
-
-
 async def test_keys_rotate_and_tampering_is_caught() -> None:
     plain = Payload(metadata={"encoding": b"json/plain"}, data=b'{"name": "Nguy\\u1ec5n"}')
     before = EncryptionCodec({"2026-10": OLD}, "2026-10")

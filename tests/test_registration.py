@@ -1,18 +1,12 @@
 """Who may register a dossier on which channel, and who may open the files it was submitted
 with — the API's rules, which the pages share (api/access.py, api/operations.py)."""
 
-import httpx
 import pytest
 
 from tests.client import DESK, ApiClient
 
 BIRTH = "1.001193"  # agency 000.00.15.H39, desk BPMC
 LAND = "1.012778"  # agency 000.00.20.H39, desk VPDK_MC
-
-
-@pytest.fixture
-def api(http: httpx.AsyncClient, demo_password: str) -> ApiClient:
-    return ApiClient(http, demo_password)
 
 
 @pytest.mark.parametrize("channel", ["counter", "post"])
