@@ -9,6 +9,7 @@ from api import throttle
 from api.context import AppContext
 from api.security import TokenClaims, lookup_key_matches
 from api.throttle import lookup_limit
+from domain.catalog import Agency, LoadedCatalog
 from domain.codes import is_dossier_code
 from domain.dossier import HEAD_ROLE, Channel
 from store import dossiers as repo
@@ -66,6 +67,15 @@ async def is_desk(
     return official.department == catalog.agencies[dossier.agency_code].desk_department
 
 
+def desk_agency(catalog: LoadedCatalog, official: TokenClaims) -> Agency | None:
+    """The agency at whose one-stop desk the official works (its desk department and role),
+    or None."""
+    for agency in catalog.catalog.agencies:
+        if (agency.desk_department, agency.desk_role) == (official.department, official.role):
+            return agency
+    return None
+
+
 def check_may_register(
     ctx: AppContext, procedure_code: str, channel: Channel, official: TokenClaims | None
 ) -> None:
@@ -81,15 +91,12 @@ def check_may_register(
             headers={"WWW-Authenticate": "Bearer"},
         )
     procedure = ctx.catalog.procedures.get(procedure_code)
-    agency = ctx.catalog.agencies[procedure.agency] if procedure else None
-    if agency is not None and (official.department, official.role) != (
-        agency.desk_department,
-        agency.desk_role,
-    ):
+    desk = desk_agency(ctx.catalog, official)
+    if procedure is not None and (desk is None or desk.code != procedure.agency):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
             detail=f"a {channel} dossier of procedure {procedure_code} is registered by the "
-            f"one-stop desk of agency {agency.code}",
+            f"one-stop desk of agency {procedure.agency}",
         )
 
 

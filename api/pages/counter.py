@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import operations
+from api.access import desk_agency
 from api.context import AppContext
 from api.deps import ContextDep, SessionDep
 from api.pages import dossier_form as df
@@ -17,7 +18,7 @@ from api.pages.apply import receipt_of
 from api.pages.dossier_view import Urls, answers_page, form_page
 from api.pages.errors import http_error_page
 from api.pages.guard import CsrfChecked, PageOfficialDep
-from api.pages.officer import NavDep, desk_agency
+from api.pages.officer import NavDep
 from api.pages.render import page
 from api.pages.texts import text
 from api.security import TokenClaims

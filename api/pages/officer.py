@@ -7,20 +7,10 @@ from dataclasses import dataclass
 from fastapi import Depends, Request
 
 from api import statistics
+from api.access import desk_agency
 from api.deps import ContextDep, SessionDep
 from api.pages.guard import page_official
-from api.security import TokenClaims
-from domain.catalog import Agency, LoadedCatalog
 from store.officials import full_names
-
-
-def desk_agency(catalog: LoadedCatalog, official: TokenClaims) -> Agency | None:
-    """The agency whose one-stop desk the official works at, or None: only a desk registers
-    dossiers brought to the counter."""
-    for agency in catalog.catalog.agencies:
-        if agency.desk_department == official.department:
-            return agency
-    return None
 
 
 @dataclass(frozen=True)
