@@ -107,7 +107,7 @@ async def _unstorable_data(request: Request, exc: Exception) -> Response:
     """The last line of defence: data PostgreSQL refuses is the client's error, not ours."""
     log.warning("data refused by the database", error=str(exc).splitlines()[0])
     if pages.is_page(request.url.path):
-        return pages.http_error_page(request, HTTPException(400, detail="malformed request"))
+        return pages.malformed_request_page(request)
     return JSONResponse({"detail": [problem("the request holds data that cannot be stored")]}, 422)
 
 
@@ -117,7 +117,7 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     if pages.is_page(request.url.path):
         # A page's own forms are checked by the page; this is a hand-made request.
-        return pages.http_error_page(request, HTTPException(400, detail="malformed request"))
+        return pages.malformed_request_page(request)
     errors = [
         {"loc": list(e["loc"]), "msg": str(e["msg"]), "type": str(e["type"])} for e in exc.errors()
     ]

@@ -7,6 +7,7 @@ from playwright.async_api import Page
 
 from tests.browser import assert_accessible
 from tests.conftest import Stack
+from tests.dossier_pages import signed_in
 
 
 async def test_home_page_is_vietnamese_and_guarded(http: httpx.AsyncClient) -> None:
@@ -41,3 +42,14 @@ async def test_logging_in_renews_the_form_token(stack: Stack, demo_password: str
         assert browser.cookies["motcua_csrf"] != before[1]
         stale = await browser.post("/can-bo/dang-xuat", data={"csrf_token": before[1]})
         assert stale.status_code == 403
+
+
+async def test_a_hand_made_page_request_gets_a_page_not_json(
+    visitor: httpx.AsyncClient, demo_password: str
+) -> None:
+    """Text the database cannot store, in a back-office address: a page in Vietnamese saying
+    so, never the API's JSON (which the API itself still answers)."""
+    await signed_in(visitor, "kt.specialist", demo_password)
+    r = await visitor.get("/can-bo/ho-so/%00")
+    assert r.status_code == 400 and r.headers["content-type"].startswith("text/html"), r.text
+    assert "Yêu cầu không hợp lệ" in r.text

@@ -17,7 +17,12 @@ from api.pages import (
     static,
     tracking,
 )
-from api.pages.errors import csrf_refused, http_error_page, internal_error_page
+from api.pages.errors import (
+    csrf_refused,
+    http_error_page,
+    internal_error_page,
+    malformed_request_page,
+)
 from api.pages.guard import CsrfRefused, LoginRequired, is_page, security_headers, to_login
 
 
@@ -35,4 +40,10 @@ async def _login_required(request: Request, exc: Exception) -> Response:
     return to_login(exc)
 
 
-__all__ = ["install", "is_page", "http_error_page", "internal_error_page"]
+__all__ = [
+    "install",
+    "is_page",
+    "http_error_page",
+    "internal_error_page",
+    "malformed_request_page",
+]

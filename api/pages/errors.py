@@ -47,3 +47,8 @@ async def csrf_refused(request: Request, exc: Exception) -> Response:
 def internal_error_page(request: Request, request_id: str) -> HTMLResponse:
     message = text("error.internal", request_id=request_id)
     return page(request, "error.html", {"message": message}, status_code=500)
+
+
+def malformed_request_page(request: Request) -> HTMLResponse:
+    """A request no page of ours sends (a field missing, text that cannot be stored)."""
+    return page(request, "error.html", {"message": text("error.malformed")}, status_code=400)

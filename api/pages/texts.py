@@ -35,6 +35,7 @@ VI: dict[str, str] = {
     "thông tin bạn đã gửi chưa được ghi nhận.",
     "error.throttled": "Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
     "error.internal": "Hệ thống gặp sự cố. Mã yêu cầu: {request_id}.",
+    "error.malformed": "Yêu cầu không hợp lệ. Vui lòng quay lại trang trước và gửi lại.",
     "error.home": "Về trang chủ",
     # ---- national statuses (1–10) ----------------------------------------------------------
     "status.1": "Mới nộp, chờ tiếp nhận",
