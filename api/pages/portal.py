@@ -108,10 +108,6 @@ def _at_most(hours: float) -> str:
     return text("procedure.time_limit", time=working_time(hours))
 
 
-def find_procedure(catalog: LoadedCatalog, code: str) -> Procedure | None:
-    return catalog.procedures.get(code)
-
-
 def unknown_procedure(request: Request, code: str) -> HTMLResponse:
     message = text("procedure.unknown", code=code[:64])
     return page(request, "error.html", {"message": message}, status_code=404)
@@ -119,7 +115,7 @@ def unknown_procedure(request: Request, code: str) -> HTMLResponse:
 
 @router.get("/thu-tuc/{code}", response_class=HTMLResponse)
 async def procedure_page(request: Request, code: str, ctx: ContextDep) -> HTMLResponse:
-    procedure = find_procedure(ctx.catalog, code)
+    procedure = ctx.catalog.procedures.get(code)
     if procedure is None:
         return unknown_procedure(request, code)
     agency = ctx.catalog.agencies[procedure.agency]
