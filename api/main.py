@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 import httpx
+import psycopg
 import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -16,7 +17,8 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import metrics, pages
@@ -127,6 +129,25 @@ async def _invalid_request(request: Request, exc: Exception) -> Response:
 # How long a client should wait before retrying what a 503 turned away.
 RETRY_AFTER_SECONDS = 5
 
+DATABASE_UNAVAILABLE = "the database is unavailable: nothing was changed, retry later"
+
+
+async def _database_unavailable(request: Request, exc: Exception) -> Response:
+    """PostgreSQL down, restarting or out of connections is an outage of a dependency, not
+    an internal error: 503 with Retry-After (a page says it in Vietnamese). Nothing of the
+    request was committed: its transaction could not even start, or was rolled back."""
+    log.warning("database unavailable", error=type(exc).__name__, path=request.url.path)
+    unavailable = HTTPException(
+        503, detail=DATABASE_UNAVAILABLE, headers={"Retry-After": str(RETRY_AFTER_SECONDS)}
+    )
+    if pages.is_page(request.url.path):
+        return pages.http_error_page(request, unavailable)
+    return JSONResponse(
+        {"detail": DATABASE_UNAVAILABLE},
+        status_code=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
 
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A body that is not even text (broken UTF-8) is a malformed request like any other: 422
@@ -157,6 +178,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.middleware("http")(_request_context)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
+    # Connection refused or lost, the pool exhausted: through SQLAlchemy or psycopg directly.
+    for outage in (OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError):
+        app.add_exception_handler(outage, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # The Temporal Web UI calls the payload codec from the operator's browser.
     app.add_middleware(
