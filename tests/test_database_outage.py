@@ -90,9 +90,13 @@ async def test_a_database_outage_is_a_503_with_retry_after(
         )
         assert page.status_code == 503 and page.headers["retry-after"] == "5"
         assert "Hệ thống đang tạm gián đoạn" in page.text
-        # What needs no database still answers.
+        # What needs no database still answers; the process is alive, and not ready.
         assert (await client.get("/api/v1/procedures")).status_code == 200
+        assert (await client.get("/healthz")).status_code == 200
+        ready = await client.get("/readyz")
+        assert ready.status_code == 503 and list(ready.json()["failed"]) == ["database"]
 
         await asyncio.to_thread(_outage, settings, database[0], False)
         r = await client.post("/api/v1/auth/token", data=login)
         assert r.status_code == 200, r.text
+        assert (await client.get("/readyz")).status_code == 200

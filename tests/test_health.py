@@ -1,4 +1,4 @@
-"""/healthz names what does not answer."""
+"""/healthz: the process is alive; /readyz: it can serve, or names what does not answer."""
 
 import json
 
@@ -6,7 +6,7 @@ import httpx
 from temporalio.testing import WorkflowEnvironment
 
 from api.context import AppContext
-from api.routes.health import healthz
+from api.routes.health import readyz
 from domain.catalog import load_catalog
 from motcua.settings import Settings
 from store.db import create_engine, create_sessionmaker
@@ -15,6 +15,8 @@ from store.db import create_engine, create_sessionmaker
 async def test_healthy(http: httpx.AsyncClient) -> None:
     r = await http.get("/healthz")
     assert (r.status_code, r.json()) == (200, {"status": "ok"})
+    r = await http.get("/readyz")
+    assert (r.status_code, r.json()) == (200, {"status": "ready"})
 
 
 async def test_a_database_that_does_not_answer_is_named(
@@ -30,7 +32,7 @@ async def test_a_database_that_does_not_answer_is_named(
             load_catalog(settings.catalog_path),
             client,
         )
-        response = await healthz(ctx)
+        response = await readyz(ctx)
     await engine.dispose()
-    assert response.status_code == 503
+    assert response.status_code == 503 and response.headers["retry-after"] == "5"
     assert list(json.loads(bytes(response.body))["failed"]) == ["database"]
