@@ -33,6 +33,7 @@ def install(app: FastAPI) -> None:
     app.middleware("http")(security_headers)
     app.add_exception_handler(CsrfRefused, csrf_refused)
     app.add_exception_handler(LoginRequired, _login_required)
+    app.add_exception_handler(counter.NotTheDesk, counter.not_the_desk)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:

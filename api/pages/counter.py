@@ -3,10 +3,10 @@ the agency's one-stop desk on the same form as the portal's (channel `counter`),
 uploaded, the answers checked, submitted through the same `api.operations.submit`; then the
 code and lookup key to hand over, and form 01 to print."""
 
-from dataclasses import dataclass
 from datetime import timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from api import operations
@@ -21,7 +21,6 @@ from api.pages.guard import CsrfChecked, PageOfficialDep
 from api.pages.officer import NavDep
 from api.pages.render import page
 from api.pages.texts import text
-from api.security import TokenClaims
 from domain.catalog import Agency, Procedure
 from domain.dossier import Channel
 
@@ -35,7 +34,23 @@ KEY_COOKIE = "motcua_counter_key"
 KEY_TTL = timedelta(minutes=30)
 
 
-def _refused(request: Request) -> HTMLResponse:
+class NotTheDesk(Exception):
+    """A counter page asked for by an official who is not at an agency's one-stop desk."""
+
+
+def desk_only(official: PageOfficialDep, ctx: ContextDep) -> Agency:
+    """The agency at whose one-stop desk the official works (the header's rule too); anyone
+    else is refused the counter's pages."""
+    agency = desk_agency(ctx.catalog, official)
+    if agency is None:
+        raise NotTheDesk()
+    return agency
+
+
+DeskDep = Annotated[Agency, Depends(desk_only)]
+
+
+async def not_the_desk(request: Request, exc: Exception) -> Response:
     return page(
         request,
         "can_bo/counter_refused.html",
@@ -48,21 +63,9 @@ def _procedures(ctx: AppContext, agency: Agency) -> list[Procedure]:
     return [p for p in ctx.catalog.catalog.procedures if p.agency == agency.code]
 
 
-@dataclass
-class Desk:
-    official: TokenClaims
-    agency: Agency
-
-
-def _desk(ctx: AppContext, official: TokenClaims) -> Desk | None:
-    """The official at the one-stop desk of an agency, or None (the header's rule too)."""
-    agency = desk_agency(ctx.catalog, official)
-    return Desk(official, agency) if agency is not None else None
-
-
-def _procedure(ctx: AppContext, desk: Desk, code: str) -> Procedure:
+def _procedure(ctx: AppContext, agency: Agency, code: str) -> Procedure:
     procedure = ctx.catalog.procedures.get(code)
-    if procedure is None or procedure.agency != desk.agency.code:
+    if procedure is None or procedure.agency != agency.code:
         raise HTTPException(404, detail=text("counter.unknown_procedure", code=code[:64]))
     return procedure
 
@@ -86,36 +89,25 @@ def _form(
 
 
 @router.get("", response_class=HTMLResponse)
-async def choose(request: Request, official: PageOfficialDep, ctx: ContextDep) -> HTMLResponse:
-    desk = _desk(ctx, official)
-    if desk is None:
-        return _refused(request)
+async def choose(request: Request, agency: DeskDep, ctx: ContextDep) -> HTMLResponse:
     procedures = [
         {"name": p.name, "code": p.code, "href": f"{HOME}/{p.code}"}
-        for p in _procedures(ctx, desk.agency)
+        for p in _procedures(ctx, agency)
     ]
-    context = {"agency": desk.agency.name, "procedures": procedures}
+    context = {"agency": agency.name, "procedures": procedures}
     return page(request, "can_bo/counter.html", context)
 
 
 @router.get("/{code}", response_class=HTMLResponse)
-async def start(
-    request: Request, code: str, official: PageOfficialDep, ctx: ContextDep
-) -> HTMLResponse:
-    desk = _desk(ctx, official)
-    if desk is None:
-        return _refused(request)
-    return _form(request, ctx, _procedure(ctx, desk, code), df.Draft(), [])
+async def start(request: Request, code: str, agency: DeskDep, ctx: ContextDep) -> HTMLResponse:
+    return _form(request, ctx, _procedure(ctx, agency, code), df.Draft(), [])
 
 
 @router.post("/{code}", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def check(
-    request: Request, code: str, official: PageOfficialDep, ctx: ContextDep, session: SessionDep
+    request: Request, code: str, agency: DeskDep, ctx: ContextDep, session: SessionDep
 ) -> HTMLResponse:
-    desk = _desk(ctx, official)
-    if desk is None:
-        return _refused(request)
-    procedure = _procedure(ctx, desk, code)
+    procedure = _procedure(ctx, agency, code)
     checked = await df.read_draft(ctx, session, request, procedure, Channel.COUNTER, upload=True)
     if checked.problems:
         return _form(request, ctx, procedure, checked.draft, checked.problems, 422)
@@ -125,25 +117,24 @@ async def check(
 
 @router.post("/{code}/sua", response_class=HTMLResponse, dependencies=[CsrfChecked])
 async def edit(
-    request: Request, code: str, official: PageOfficialDep, ctx: ContextDep, session: SessionDep
+    request: Request, code: str, agency: DeskDep, ctx: ContextDep, session: SessionDep
 ) -> HTMLResponse:
-    desk = _desk(ctx, official)
-    if desk is None:
-        return _refused(request)
-    procedure = _procedure(ctx, desk, code)
+    procedure = _procedure(ctx, agency, code)
     checked = await df.read_draft(ctx, session, request, procedure, Channel.COUNTER, upload=False)
     return _form(request, ctx, procedure, checked.draft, [])
 
 
 @router.post("/{code}/gui", dependencies=[CsrfChecked])
 async def send(
-    request: Request, code: str, official: PageOfficialDep, ctx: ContextDep, session: SessionDep
+    request: Request,
+    code: str,
+    official: PageOfficialDep,
+    agency: DeskDep,
+    ctx: ContextDep,
+    session: SessionDep,
 ) -> Response:
     """Submitted once, whatever the number of presses (the form's request key)."""
-    desk = _desk(ctx, official)
-    if desk is None:
-        return _refused(request)
-    procedure = _procedure(ctx, desk, code)
+    procedure = _procedure(ctx, agency, code)
     checked = await df.read_draft(ctx, session, request, procedure, Channel.COUNTER, upload=False)
     if checked.body is None:
         return _form(request, ctx, procedure, checked.draft, checked.problems, 422)
@@ -171,12 +162,14 @@ async def send(
 
 @router.get("/da-nhan/{code}", response_class=HTMLResponse)
 async def registered(
-    request: Request, code: str, official: PageOfficialDep, ctx: ContextDep, session: SessionDep
+    request: Request,
+    code: str,
+    official: PageOfficialDep,
+    _: DeskDep,
+    ctx: ContextDep,
+    session: SessionDep,
 ) -> Response:
     """The dossier just registered: its code and key for the applicant, and what is next."""
-    desk = _desk(ctx, official)
-    if desk is None:
-        return _refused(request)
     try:
         dossier = await operations.read(ctx, session, request, code, None, official, "view_dossier")
     except HTTPException as exc:
