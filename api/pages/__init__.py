@@ -16,6 +16,7 @@ from api.pages import (
     portal,
     static,
     tracking,
+    tracking_access,
 )
 from api.pages.errors import (
     csrf_refused,
@@ -34,6 +35,7 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(CsrfRefused, csrf_refused)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(counter.NotTheDesk, counter.not_the_desk)
+    app.add_exception_handler(tracking_access.Unopened, tracking_access.unopened)
 
 
 async def _login_required(request: Request, exc: Exception) -> Response:

@@ -33,7 +33,14 @@ from api.pages.guard import (
 )
 from api.pages.render import moment, no_store, page
 from api.pages.texts import text
-from api.pages.tracking_access import back_to, not_found, open_dossier, refused, to_lookup
+from api.pages.tracking_access import (
+    OpenedDep,
+    back_to,
+    not_found,
+    open_dossier,
+    refused,
+    to_lookup,
+)
 from api.pages.tracking_acts import requested_components
 from api.pages.tracking_dates import appointment
 from api.pages.tracking_view import (
@@ -83,10 +90,7 @@ async def tracking_page(
 ) -> Response:
     if key is not None:
         return await _take_key(request, ctx, session, code, key)
-    opened = await open_dossier(request, ctx, session, code)
-    if isinstance(opened, Response):
-        return opened
-    dossier, _ = opened
+    dossier = (await open_dossier(request, ctx, session, code)).dossier
     flash = {"kind": "success", "message": text(FLASHES[da])} if da in FLASHES else None
     return await render_tracking(request, ctx, session, dossier, flash=flash)
 
@@ -309,13 +313,11 @@ async def rate(
     request: Request,
     ctx: ContextDep,
     session: SessionDep,
+    opened: OpenedDep,
     satisfaction: Annotated[str, Form()] = "",
     comment: Annotated[str, Form()] = "",
 ) -> Response:
-    opened = await open_dossier(request, ctx, session, code)
-    if isinstance(opened, Response):
-        return opened
-    dossier, key = opened
+    dossier, key = opened.dossier, opened.key
     sent = {"satisfaction": satisfaction, "comment": comment}
     if satisfaction not in SATISFACTION:
         error = {"field": "rate-satisfaction", "message": text("tracking.rate.missing")}

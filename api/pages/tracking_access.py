@@ -1,12 +1,16 @@
 """Who is asking on the tracking pages: the applicant, by the lookup key this phone keeps in
 the dossier's cookie, checked through api.operations like the API's `X-Lookup-Key`."""
 
-from fastapi import HTTPException, Request
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api import operations
 from api.context import AppContext
+from api.deps import ContextDep, SessionDep
 from api.pages.errors import http_error_page
 from api.pages.guard import dossier_path, forget_lookup_key, lookup_key
 from api.pages.render import page
@@ -54,16 +58,42 @@ def not_found(request: Request, code: str) -> HTMLResponse:
     return refused(request, code, HTTPException(404))
 
 
+class Unopened(Exception):
+    """The dossier cannot be opened on this phone; `response` is the answer instead (no key:
+    to the lookup form; a wrong one: not found)."""
+
+    def __init__(self, response: Response) -> None:
+        self.response = response
+
+
+async def unopened(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Unopened)
+    return exc.response
+
+
+@dataclass
+class Opened:
+    dossier: Dossier
+    key: str
+
+
 async def open_dossier(
     request: Request, ctx: AppContext, session: AsyncSession, code: str
-) -> tuple[Dossier, str] | Response:
-    """The dossier and the key this phone holds for it; or the answer to give instead (no key:
-    to the lookup form; a wrong one: not found)."""
+) -> Opened:
+    """The dossier and the key this phone holds for it (Unopened otherwise)."""
     key = lookup_key(request)
     if not key:
-        return to_lookup()
+        raise Unopened(to_lookup())
     try:
         dossier = await operations.read(ctx, session, request, code, key, None, "view_dossier")
     except HTTPException as exc:
-        return refused(request, code, exc)
-    return dossier, key
+        raise Unopened(refused(request, code, exc)) from exc
+    return Opened(dossier, key)
+
+
+async def _opened(code: str, request: Request, ctx: ContextDep, session: SessionDep) -> Opened:
+    return await open_dossier(request, ctx, session, code)
+
+
+# The dossier of the page's `{code}`, opened by the key this phone keeps for it.
+OpenedDep = Annotated[Opened, Depends(_opened)]

@@ -20,7 +20,7 @@ from api.pages.errors import refusal_message
 from api.pages.guard import CsrfChecked
 from api.pages.render import page
 from api.pages.texts import text
-from api.pages.tracking_access import back_to, open_dossier
+from api.pages.tracking_access import OpenedDep, back_to
 from api.pages.tracking_view import may_withdraw
 from api.schemas import DocumentRef, SupplementIn, WithdrawIn
 from domain.catalog import Procedure
@@ -57,12 +57,9 @@ async def requested_components(
 
 @router.get("/ho-so/{code}/bo-sung", response_class=HTMLResponse)
 async def supplement_form(
-    code: str, request: Request, ctx: ContextDep, session: SessionDep
+    code: str, request: Request, ctx: ContextDep, session: SessionDep, opened: OpenedDep
 ) -> Response:
-    opened = await open_dossier(request, ctx, session, code)
-    if isinstance(opened, Response):
-        return opened
-    dossier, _ = opened
+    dossier = opened.dossier
     if dossier.status_code != StatusCode.SUPPLEMENT_REQUESTED:
         return back_to(code)
     return await _supplement_page(request, ctx, session, dossier)
@@ -126,12 +123,9 @@ def _hint(help: str | None, file_hint: str) -> str:
 
 @router.post("/ho-so/{code}/bo-sung", dependencies=[CsrfChecked])
 async def send_supplement(
-    code: str, request: Request, ctx: ContextDep, session: SessionDep
+    code: str, request: Request, ctx: ContextDep, session: SessionDep, opened: OpenedDep
 ) -> Response:
-    opened = await open_dossier(request, ctx, session, code)
-    if isinstance(opened, Response):
-        return opened
-    dossier, key = opened
+    dossier, key = opened.dossier, opened.key
     form = await request.form()  # parsed once, by the CSRF check
     same_round = form.get("round") == str(dossier.supplement_requests)
     if dossier.status_code != StatusCode.SUPPLEMENT_REQUESTED:
@@ -243,12 +237,9 @@ def _supplement_refusal(exc: HTTPException) -> str:
 
 @router.get("/ho-so/{code}/rut", response_class=HTMLResponse)
 async def withdraw_form(
-    code: str, request: Request, ctx: ContextDep, session: SessionDep
+    code: str, request: Request, ctx: ContextDep, session: SessionDep, opened: OpenedDep
 ) -> Response:
-    opened = await open_dossier(request, ctx, session, code)
-    if isinstance(opened, Response):
-        return opened
-    dossier, _ = opened
+    dossier = opened.dossier
     return _withdraw_page(request, dossier)
 
 
@@ -283,12 +274,10 @@ async def withdraw(
     request: Request,
     ctx: ContextDep,
     session: SessionDep,
+    opened: OpenedDep,
     reason: Annotated[str, Form()] = "",
 ) -> Response:
-    opened = await open_dossier(request, ctx, session, code)
-    if isinstance(opened, Response):
-        return opened
-    dossier, key = opened
+    dossier, key = opened.dossier, opened.key
     reason = reason.strip()
     try:
         # The API's own check of what is sent (its length; no NUL, which the workflow could
