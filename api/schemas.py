@@ -278,10 +278,11 @@ class DossierPublic(BaseModel):
         "unfinished and past it now), or asked for a supplement more than once"
     )
     history: list[HistoryEntry]
-    source: Literal["live", "snapshot", "final"] = Field(
-        description="live: answered by the running workflow; snapshot: from the read model, "
-        "when the workflow could not answer in time; final: the dossier is finished and this "
-        "is its complete record"
+    source: Literal["recorded", "live", "snapshot", "final"] = Field(
+        description="recorded: from the read model, which the engine showed to hold the "
+        "workflow's latest transition with nothing in flight; live: answered by the running "
+        "workflow; snapshot: from the read model, when the workflow could not answer in time; "
+        "final: the dossier is finished and this is its complete record"
     )
     as_of: LocalDatetime
 

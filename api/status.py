@@ -1,5 +1,18 @@
-""" "Which step, which department, and when is it due?" — asked of the workflow, or of the read
-model when the workflow cannot answer within the budget (worker down or overloaded)."""
+""" "Which step, which department, and when is it due?"
+
+The workflow is the source of truth; where an answer comes from, and as of when, it says:
+
+- final: the dossier is finished, and its read-model record is complete;
+- recorded: the read model, when the engine shows it holds the workflow's own state — the
+  workflow published the number of its latest transition (search attribute `TransitionSeq`),
+  the read model has written that transition, and nothing is in flight (no workflow task, no
+  activity) that could change the state before the next one. Asking the engine costs the
+  worker nothing, where a query of a dossier out of the worker's cache replays its history;
+- live: the workflow's `state` query, when that cannot be shown (a transition in flight, a
+  run started before `TransitionSeq`);
+- snapshot: the read model, when the workflow could not answer within the budget (worker down
+  or overloaded).
+"""
 
 import asyncio
 from datetime import UTC, datetime, timedelta
@@ -7,7 +20,11 @@ from typing import Any
 
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import WorkflowQueryFailedError
+from temporalio.client import (
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError
 
 from api.access import is_desk
@@ -18,7 +35,8 @@ from api.security import TokenClaims
 from domain.dossier import DossierState, SlipEntry, Task
 from domain.privacy import NOTES_FOR_THE_APPLICANT, mask, mask_email
 from store import dossiers as repo
-from store.models import Dossier
+from store.models import Dossier, SlipEntryRow
+from workflows import search_attributes as sa
 from workflows.dossier import DossierWorkflow
 
 log = structlog.get_logger()
@@ -107,8 +125,8 @@ def _public(
     )
 
 
-async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
-    entries = await repo.slip_entries(session, dossier.code)
+def _recorded_state(dossier: Dossier, entries: list[SlipEntryRow]) -> DossierState:
+    """The dossier as the read model records it."""
     return DossierState(
         code=dossier.code,
         procedure_code=dossier.procedure_code,
@@ -137,6 +155,33 @@ async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
     )
 
 
+async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
+    return _recorded_state(dossier, await repo.slip_entries(session, dossier.code))
+
+
+async def _recorded_if_current(
+    session: AsyncSession, dossier: Dossier, described: WorkflowExecutionDescription
+) -> DossierState | None:
+    """The read model's record of `dossier` (its row read before the engine described the
+    workflow) when the description shows it to be the workflow's own state, else None."""
+    published = described.typed_search_attributes.get(sa.TRANSITION_SEQ)
+    raw = described.raw_description
+    in_flight = raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0
+    if (
+        described.status != WorkflowExecutionStatus.RUNNING
+        or in_flight
+        or published is None
+        or dossier.last_seq != published
+    ):
+        return None
+    # The slip, read with the transition it belongs to in one statement (one snapshot): a
+    # later transition written since the row was read would show in `last_seq`.
+    last_seq, entries = await repo.slip_with_last_seq(session, dossier.code)
+    if last_seq != published:
+        return None
+    return _recorded_state(dossier, entries)
+
+
 async def dossier_status(
     ctx: AppContext, session: AsyncSession, dossier: Dossier, viewer: TokenClaims | None
 ) -> DossierPublic:
@@ -153,13 +198,22 @@ async def dossier_status(
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
     try:
-        state = await asyncio.wait_for(
-            handle.query(DossierWorkflow.state, rpc_timeout=budget), budget.total_seconds()
+        # Describing a workflow is answered by the engine alone; querying it needs the worker.
+        described = await asyncio.wait_for(
+            handle.describe(rpc_timeout=budget), budget.total_seconds()
         )
-        source = "live"
+        as_of = datetime.now(UTC)
+        recorded = await _recorded_if_current(session, dossier, described)
+        if recorded is not None:
+            state, source = recorded, "recorded"
+        else:
+            state = await asyncio.wait_for(
+                handle.query(DossierWorkflow.state, rpc_timeout=budget), budget.total_seconds()
+            )
+            as_of, source = datetime.now(UTC), "live"
     except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
         log.warning("status from snapshot", dossier_code=dossier.code, reason=type(exc).__name__)
         state = await _snapshot(session, dossier)
-        source = "snapshot"
+        as_of, source = datetime.now(UTC), "snapshot"
     LOOKUPS.labels(source).inc()
-    return _public(state, source, datetime.now(UTC), applicant, for_applicant)
+    return _public(state, source, as_of, applicant, for_applicant)

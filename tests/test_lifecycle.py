@@ -28,7 +28,8 @@ async def test_each_procedure_through_to_delivery(
     assert code.startswith(procedure["agency"] + "-")
 
     state = await api.status(code, key)
-    assert (state["stage"], state["status_code"], state["source"]) == ("intake", 1, "live")
+    assert (state["stage"], state["status_code"]) == ("intake", 1)
+    assert state["source"] in ("recorded", "live")
     assert state["current_step"]["department"] == agency.desk_department
 
     r = await api.act(code, desk, "accept")

@@ -83,9 +83,11 @@ async def test_a_stuck_dossier_is_found_and_brought_back(
             )  # fmt: skip
             assert reset.returncode == 0, reset.stderr
 
-            # Then checked: it answers live, the acceptance was applied again, and it moves on.
+            # Then checked: it answers (not from a snapshot), the acceptance was applied again,
+            # and it moves on.
             state = await api.wait_for(code, key, "review")
-            assert (state["source"], state["current_step"]["key"]) == ("live", "tham_dinh")
+            assert state["source"] in ("recorded", "live")
+            assert state["current_step"]["key"] == "tham_dinh"
             assert [e["action"] for e in state["history"]].count("accept") == 1
             assert (await api.act(code, "kt.specialist", "approve")).status_code == 200
             assert await _reported_problems(stack, code, cleared=True) == []

@@ -242,6 +242,8 @@ class DossierBase:
             sa.STEP_DUE_AT: task.due_at if task else None,
             sa.DUE_AT: self._due_at,
         }
+        if self._version.publishes_transition_seq:
+            wanted[sa.TRANSITION_SEQ] = self._record_seq
         current = workflow.info().typed_search_attributes
         if current.get(sa.STAGE) != str(self._stage) and self._version.patched("stage-since"):
             wanted[sa.STAGE_SINCE] = workflow.now()

@@ -30,6 +30,10 @@ from temporalio import workflow
 from temporalio.common import RetryPolicy
 
 CURRENT = "activity-writes"
+# Runs started since this marker publish their latest transition's number as the search
+# attribute `TransitionSeq`: the API then answers a lookup from the read model when it holds
+# that transition and the workflow has nothing in flight (api/status.py).
+TRANSITION_SEQ = "transition-seq"
 
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
 # Activities (our writes, the payment gateway) retry until they succeed: the database or the
@@ -40,11 +44,15 @@ ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
 @dataclass(frozen=True)
 class RunVersion:
     current: bool
+    publishes_transition_seq: bool
 
     @staticmethod
     def decide() -> "RunVersion":
         """Call first thing in the run, before any command (and only there)."""
-        return RunVersion(current=workflow.patched(CURRENT))
+        return RunVersion(
+            current=workflow.patched(CURRENT),
+            publishes_transition_seq=workflow.patched(TRANSITION_SEQ),
+        )
 
     def patched(self, patch_id: str) -> bool:
         """Whether a behaviour added while legacy runs were running applies to this run."""

@@ -17,6 +17,9 @@ DUE_AT = SearchAttributeKey.for_datetime("DueAt")
 STEP_DUE_AT = SearchAttributeKey.for_datetime("StepDueAt")
 # When the dossier entered its stage: how long it has waited there (e.g. for payment).
 STAGE_SINCE = SearchAttributeKey.for_datetime("StageSince")
+# The number of the latest transition, which the read model holds once it is written
+# (`Dossier.last_seq`): how the API knows the read model is as fresh as the workflow.
+TRANSITION_SEQ = SearchAttributeKey.for_int("TransitionSeq")
 # (Temporal's SQL visibility stores, SQLite in the dev server and PostgreSQL in compose, take
 # three custom Datetime attributes per namespace: DueAt, StepDueAt and StageSince use them all.)
 
@@ -29,6 +32,7 @@ ALL = (
     DUE_AT,
     STEP_DUE_AT,
     STAGE_SINCE,
+    TRANSITION_SEQ,
 )
 
 # The names the `temporal` CLI knows these types by (for --search-attribute NAME=TYPE).
@@ -41,4 +45,5 @@ CLI_TYPES: dict[SearchAttributeKey[Any], str] = {
     DUE_AT: "Datetime",
     STEP_DUE_AT: "Datetime",
     STAGE_SINCE: "Datetime",
+    TRANSITION_SEQ: "Int",
 }
