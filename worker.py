@@ -1,11 +1,15 @@
 """The Temporal worker: runs dossier workflows and their activities, and the nightly snapshot
 of the service index (whose schedule it creates at start).
 
-python worker.py        # with DATABASE_URL and TEMPORAL_ADDRESS set (`motcua run` does it)
+python worker.py                  # with DATABASE_URL, TEMPORAL_ADDRESS set (`motcua run` does it)
+python worker.py --name worker-2  # histories name it in their identities: worker-2@host:pid
 """
 
+import argparse
 import asyncio
+import os
 import signal
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -16,6 +20,7 @@ from temporalio.worker import Worker
 
 from activities.dossier_activities import DossierActivities
 from activities.notifications import OutboxDispatcher, senders_from
+from activities.outage import DatabaseOutage, DatabaseOutageInterceptor
 from activities.payment_gateway import SandboxGateway
 from activities.statistics_activities import StatisticsActivities
 from motcua.logging import configure_logging
@@ -66,29 +71,37 @@ def build_worker(
         "task_queue": settings.temporal_task_queue,
         "workflows": WORKFLOWS,
         "activities": activities_of(activities, StatisticsActivities(sessionmaker)),
+        "max_cached_workflows": settings.workflow_cache_size,
     }
     return Worker(client, **(defaults | options))
 
 
-async def main() -> None:
+async def main(name: str) -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
     sessionmaker = create_sessionmaker(engine)
-    client = await connect_temporal(settings, worker_runtime(settings.worker_metrics_address))
-    worker = build_worker(client, sessionmaker, settings)
+    # With several workers, the histories say which one ran each task.
+    identity = f"{name}@{socket.gethostname()}:{os.getpid()}"
+    runtime = worker_runtime(settings.worker_metrics_address)
+    client = await connect_temporal(settings, runtime, identity)
+    # One outage, told once in the log, whichever of the activities and outbox polls sees it.
+    outage = DatabaseOutage()
+    worker = build_worker(
+        client, sessionmaker, settings, interceptors=[DatabaseOutageInterceptor(outage)]
+    )
     await ensure_schedules(client, settings.temporal_task_queue)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    log.info("worker started", task_queue=settings.temporal_task_queue)
+    log.info("worker started", task_queue=settings.temporal_task_queue, identity=identity)
     async with worker, httpx.AsyncClient(timeout=30) as http:
         senders = senders_from(settings, http)
         if senders:
             log.info("delivering notifications", channels=[s.channel for s in senders])
-            dispatcher = OutboxDispatcher(sessionmaker, senders)
+            dispatcher = OutboxDispatcher(sessionmaker, senders, outage)
             await dispatcher.run(stop, settings.outbox_poll_seconds)
         else:
             await stop.wait()
@@ -97,5 +110,7 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--name", default="worker", help="names it in the histories' identities")
+    asyncio.run(main(parser.parse_args().name))
     leave(0)

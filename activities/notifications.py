@@ -12,6 +12,7 @@ in the outbox, where `motcua outbox` shows them.
 import asyncio
 import contextlib
 import smtplib
+import time
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from typing import Protocol
@@ -20,6 +21,7 @@ import httpx
 import structlog
 from sqlalchemy import or_, select
 
+from activities.outage import DATABASE_OUTAGE, DatabaseOutage
 from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.models import Notification
@@ -110,9 +112,16 @@ def senders_from(settings: Settings, client: httpx.AsyncClient) -> list[Notifica
 
 
 class OutboxDispatcher:
-    def __init__(self, sessionmaker: Sessionmaker, senders: list[NotificationSender]) -> None:
+    def __init__(
+        self,
+        sessionmaker: Sessionmaker,
+        senders: list[NotificationSender],
+        outage: DatabaseOutage | None = None,
+    ) -> None:
         self._sessionmaker = sessionmaker
         self._senders = {sender.channel: sender for sender in senders}
+        # The worker's, shared with its activities: an outage is logged once, not per poll.
+        self._outage = outage or DatabaseOutage()
 
     async def deliver_pending(self, stop: asyncio.Event | None = None) -> int:
         """Send the queued messages of the channels with a sender (a failed one waits before
@@ -160,9 +169,14 @@ class OutboxDispatcher:
     async def run(self, stop: asyncio.Event, interval_seconds: float) -> None:
         """Deliver until `stop` is set, looking for new rows every `interval_seconds`."""
         while not stop.is_set():
+            started = time.monotonic()
             try:
                 await self.deliver_pending(stop)
-            except Exception:  # the database away: try again at the next round
+            except DATABASE_OUTAGE as error:  # try again at the next round
+                self._outage.failed(error)
+            except Exception:
                 log.exception("outbox delivery failed")
+            else:
+                self._outage.succeeded(started)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), interval_seconds)

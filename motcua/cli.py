@@ -12,12 +12,15 @@ motcua audit verify             # walk the audit trail's hash chain; name the fi
 import argparse
 import asyncio
 import os
-import signal
+import socket
 import subprocess
 import sys
-import threading
+import time
+import urllib.error
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from functools import partial
 from pathlib import Path
 from typing import NoReturn, TypeVar
 
@@ -35,6 +38,7 @@ from domain.catalog import CatalogError, LoadedCatalog, load_catalog
 from domain.dossier import HEAD_ROLE, OPERATIONS, OPERATOR_ROLE
 from motcua import embedded
 from motcua.settings import ROOT, Settings, get_settings
+from motcua.supervisor import Supervisor
 from motcua.temporal import connect_temporal, leave
 from store.audit import AuditEntry, append, first_broken_row
 from store.catalog import record_catalog_version
@@ -146,31 +150,34 @@ async def add_missing_search_attributes(client: Client, namespace: str) -> list[
 
 
 def run_stack(settings: Settings) -> int:
-    """Start everything for development and wait for Ctrl-C, then stop it all."""
+    """Start everything and keep it running until Ctrl-C, then stop it all. Alone, for
+    development, with embedded servers; with DATABASE_URL and TEMPORAL_ADDRESS set, WORKERS
+    workers and API_PROCESSES API processes on those servers: the production shape, on one
+    machine."""
     env = dict(os.environ)
     # The embedded stack's API and worker pay through the sandbox gateway unless told otherwise.
     env.setdefault("SANDBOX_GATEWAY", "true")
     data = settings.data_dir
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor = Supervisor()
     pg_server = None
+    listener = _api_listener(settings)
     try:
-        if not embedded.port_is_free(settings.api_port, settings.api_host):
-            raise RuntimeError(
-                f"port {settings.api_port} is in use: is motcua already running? "
-                "(or set API_PORT and PUBLIC_BASE_URL)"
-            )
         if not settings.database_url:
             print("• starting embedded PostgreSQL …", flush=True)
             pg_server, url = embedded.start_postgres(data / "pg")
             env["DATABASE_URL"] = settings.database_url = url
         if not settings.temporal_address:
             print("• starting Temporal dev server …", flush=True)
-            children.append(
-                embedded.start_temporal(
+            # Started again on the same file if it dies: the dossiers' workflows are in it.
+            supervisor.start(
+                "temporal",
+                partial(
+                    embedded.start_temporal,
                     data / "temporal.db",
                     namespace=settings.temporal_namespace,
                     codec_endpoint=f"{settings.public_base_url}/codec",
-                )
+                ),
+                note=f"its log: {data / 'temporal.log'}",
             )
             embedded.wait_for_port(7233)
             env["TEMPORAL_ADDRESS"] = settings.temporal_address = "127.0.0.1:7233"
@@ -180,59 +187,88 @@ def run_stack(settings: Settings) -> int:
         print(f"• database ready, catalog {catalog.version}", flush=True)
 
         python = sys.executable
-        children.append(subprocess.Popen([python, str(ROOT / "worker.py")], env=env, cwd=ROOT))
-        children.append(
-            subprocess.Popen(
-                [python, "-m", "uvicorn", "api.main:app", "--host", settings.api_host,
-                 "--port", str(settings.api_port), "--no-access-log"],
-                env=env,
-                cwd=ROOT,
-            )
-        )  # fmt: skip
-        embedded.wait_for_port(settings.api_port, host=settings.api_host)
-        _print_banner(settings, catalog)
-        if _wait_for_stop(children):
-            print("\n• stopping …", flush=True)
-            return 0
-        print("a component stopped unexpectedly; shutting everything down", file=sys.stderr)
-        return 1
+        for n in range(1, settings.workers + 1):
+            metrics = _worker_metrics_address(settings, n)
+            command = [python, str(ROOT / "worker.py"), "--name", f"worker-{n}"]
+            start = partial(_child, command, env | {"WORKER_METRICS_ADDRESS": metrics})
+            supervisor.start(f"worker-{n}", start, f"metrics at {metrics}" if metrics else "")
+        fd = listener.fileno()
+        for n in range(1, settings.api_processes + 1):
+            command = [python, "-m", "motcua.api_process", "--fd", str(fd)]
+            start = partial(_child, command, env, pass_fds=(fd,))
+            supervisor.start(f"api-{n}", start, f"serving {settings.api_host}:{settings.api_port}")
+        _wait_for_api(settings, supervisor)
+        _print_banner(settings, catalog, supervisor)
+        supervisor.run_until_stopped()
+        print("\n• stopping …", flush=True)
+        return 0
     except KeyboardInterrupt:
         print("\n• stopping …", flush=True)
         return 0
     finally:
-        for child in reversed(children):
-            if child.poll() is None:
-                # SIGTERM, not SIGINT: after a Ctrl-C that reached them too, a second SIGINT
-                # would make uvicorn abandon its graceful shutdown.
-                child.terminate()
-        for child in reversed(children):
-            try:
-                child.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                child.kill()
+        supervisor.stop_all()
+        listener.close()
         if pg_server is not None:
             pg_server.cleanup()  # type: ignore[attr-defined]
 
 
-def _wait_for_stop(children: list[subprocess.Popen[bytes]]) -> bool:
-    """Wait for Ctrl-C (or SIGTERM): True. A child that dies on its own: False."""
-    stop = threading.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(sig, lambda *_: stop.set())
-    while not stop.wait(0.5):
-        if any(child.poll() is not None for child in children):
-            # Ctrl-C reaches the children too; give our own handler a moment to see it.
-            return stop.wait(1)
-    return True
+def _api_listener(settings: Settings) -> socket.socket:
+    """The API's port, opened here once and shared by every API process (motcua/api_process.py
+    says why), so it stays open while one of them is restarted."""
+    family = socket.AF_INET6 if ":" in settings.api_host else socket.AF_INET
+    try:
+        return socket.create_server(
+            (settings.api_host, settings.api_port), family=family, backlog=2048
+        )
+    except OSError as exc:
+        raise RuntimeError(
+            f"port {settings.api_port} is in use: is motcua already running? "
+            "(or set API_PORT and PUBLIC_BASE_URL)"
+        ) from exc
 
 
-def _print_banner(settings: Settings, catalog: LoadedCatalog) -> None:
+def _child(
+    command: list[str], env: dict[str, str], pass_fds: tuple[int, ...] = ()
+) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(command, env=env, cwd=ROOT, pass_fds=pass_fds)
+
+
+def _worker_metrics_address(settings: Settings, n: int) -> str:
+    """Worker n's metrics: on the port after worker n-1's (empty: none)."""
+    if not settings.worker_metrics_address:
+        return ""
+    host, port = settings.worker_metrics_address.rsplit(":", 1)
+    return f"{host}:{int(port) + n - 1}"
+
+
+def _wait_for_api(settings: Settings, supervisor: Supervisor, seconds: float = 60) -> None:
+    """Until an API process answers (the port itself is open from the start), restarting
+    those that die meanwhile."""
+    host = "127.0.0.1" if settings.api_host in ("0.0.0.0", "::") else settings.api_host
+    url = f"http://{host if ':' not in host else f'[{host}]'}:{settings.api_port}/healthz"
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=2).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answered (a dependency it checks may still be starting)
+        except OSError:
+            supervisor.watch()
+            time.sleep(0.2)
+    raise RuntimeError(f"no API process answered at {url} after {seconds:.0f} s (see above)")
+
+
+def _print_banner(settings: Settings, catalog: LoadedCatalog, supervisor: Supervisor) -> None:
     # One line per department; each login also has a twin ending in 2 (kt.specialist2).
     by_department: dict[str, list[str]] = {}
     for user, dept, _ in demo_officials(catalog):
         if not user.endswith("2"):
             by_department.setdefault(dept, []).append(user)
     logins = "\n".join(f"    {dept:<8} {', '.join(users)}" for dept, users in by_department.items())
+    processes = "\n".join(
+        f"    {c.name:<10} pid {c.process.pid:<8} {c.note}".rstrip() for c in supervisor.children
+    )
     print(
         f"""
 motcua is running (Ctrl-C stops all of it).
@@ -243,6 +279,9 @@ motcua is running (Ctrl-C stops all of it).
   Temporal UI    {settings.temporal_ui_url}
   Temporal gRPC  {settings.temporal_address}
   PostgreSQL     {settings.database_url}
+
+  Processes (one that dies is logged and started again):
+{processes}
 
   Demo officials (password: {DEMO_PASSWORD}; each has a twin ending in 2, e.g. kt.specialist2):
 {logins}

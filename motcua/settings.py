@@ -40,6 +40,10 @@ class Settings(BaseSettings):
     public_base_url: str = "http://localhost:8000"
     api_host: str = "127.0.0.1"
     api_port: int = 8000
+    # How many worker and API processes `motcua run` starts and keeps running (the API's all
+    # serve API_PORT); more than one of each is the production shape, run on one machine.
+    workers: int = Field(default=1, ge=1)
+    api_processes: int = Field(default=1, ge=1)
 
     # The sandbox payment gateway: anyone with a pay link can "pay" in it, so it is for the
     # embedded stack and demos only (`motcua run` turns it on). No other adapter exists yet.
@@ -73,6 +77,11 @@ class Settings(BaseSettings):
         default_factory=lambda: list(DEFAULT_OFFICE_HOURS), min_length=1
     )
     makeup_working_days: list[date] = Field(default_factory=list)
+
+    # How many dossier workflows a worker keeps in memory (Temporal's sticky cache). A dossier
+    # out of it is rebuilt by replaying its history when an official acts on it (README,
+    # "Performance": what one costs in memory, and a miss in time).
+    workflow_cache_size: int = Field(default=1000, ge=0)
 
     # How long a status lookup waits for the workflow before answering from the read model.
     query_budget_ms: int = Field(default=1500, gt=0)

@@ -32,7 +32,11 @@ def _tls_config(settings: Settings) -> TLSConfig | bool:
     )
 
 
-async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -> Client:
+async def connect_temporal(
+    settings: Settings, runtime: Runtime | None = None, identity: str | None = None
+) -> Client:
+    """A client; `identity` is what histories record of the worker that uses it (unset, the
+    SDK's `pid@host`)."""
     api_key = settings.temporal_api_key.get_secret_value() if settings.temporal_api_key else None
     return await Client.connect(
         settings.require_temporal_address(),
@@ -41,6 +45,7 @@ async def connect_temporal(settings: Settings, runtime: Runtime | None = None) -
         api_key=api_key,
         data_converter=data_converter(settings),
         runtime=runtime,
+        identity=identity,
     )
 
 

@@ -1,7 +1,7 @@
 """Queries over dossiers: code allocation, the read model, inboxes and snapshots."""
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
@@ -135,6 +135,25 @@ async def get_document(session: AsyncSession, code: str, document_id: uuid.UUID)
         .where(Document.dossier_code == code, Document.id == document_id)
         .execution_options(populate_existing=True)
     )
+
+
+async def claim_rendering(
+    session: AsyncSession, document_id: uuid.UUID, for_how_long: timedelta
+) -> bool:
+    """Claim the rendering of a document that has no PDF yet, unless another reader's claim
+    still holds; committed at once, for the others to see. False: someone else renders it."""
+    claimed = await session.scalar(
+        update(Document)
+        .where(
+            Document.id == document_id,
+            Document.content.is_(None),
+            or_(Document.rendering_until.is_(None), Document.rendering_until < func.now()),
+        )
+        .values(rendering_until=func.now() + for_how_long)
+        .returning(Document.id)
+    )
+    await session.commit()
+    return claimed is not None
 
 
 async def store_rendered(

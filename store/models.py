@@ -148,6 +148,8 @@ class Document(Base):
     context: Mapped[dict[str, Any] | None]
     issued_at: Mapped[datetime]
     seq: Mapped[int] = mapped_column(Integer, default=0)
+    # Until when an API process's claim to render it holds (api/documents.py).
+    rendering_until: Mapped[datetime | None]
 
 
 class Notification(Base):

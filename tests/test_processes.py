@@ -365,7 +365,7 @@ async def _started(env: dict[str, str]) -> tuple[Running, list[psutil.Process]]:
         assert run.printed("Temporal gRPC  127.0.0.1:7233"), run.output
         procs = _stack_processes(run, Path(env["DATA_DIR"]))
         commands = [" ".join(p.cmdline()) for p in procs]
-        for part in ("temporal server start-dev", "worker.py", "uvicorn api.main", "postgres -D"):
+        for part in ("temporal server start-dev", "worker.py", "motcua.api_process", "postgres -D"):
             assert any(part in c for c in commands), (part, commands)
     return run, procs
 
