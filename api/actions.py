@@ -26,6 +26,7 @@ from api.submission import check_components, check_files
 from domain.dossier import Action, Actor
 from motcua.logging import bound_request_id
 from store import officials
+from store.db import release_connection
 from store.models import Dossier
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
@@ -78,7 +79,7 @@ async def apply_action(
         request_id=bound_request_id(),
     )
     update = update_id(official, body, request_key)
-    return await _update(ctx, dossier.code, DossierWorkflow.act, request, update)
+    return await _update(ctx, session, dossier.code, DossierWorkflow.act, request, update)
 
 
 async def _missing_components(
@@ -117,14 +118,17 @@ async def supplement(
     # A retried supplement gets the first one's answer; a different one is refused (409).
     digest = hashlib.sha256(body.model_dump_json().encode()).hexdigest()
     update = f"supplement-{dossier.supplement_requests}-{digest}"
-    return await _update(ctx, dossier.code, DossierWorkflow.supplement, submission, update)
+    return await _update(ctx, session, dossier.code, DossierWorkflow.supplement, submission, update)
 
 
-async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> ActionResult:
+async def request_withdrawal(
+    ctx: AppContext, session: AsyncSession, code: str, reason: str | None
+) -> ActionResult:
     """The dossier's state once the applicant's request to withdraw is with the desk."""
     # One withdrawal per dossier, so one update id: a retry gets the first one's answer.
     return await _update(
         ctx,
+        session,
         code,
         DossierWorkflow.request_withdrawal,
         WithdrawalRequest(reason, bound_request_id()),
@@ -133,20 +137,30 @@ async def request_withdrawal(ctx: AppContext, code: str, reason: str | None) -> 
 
 
 async def answer_consultation(
-    ctx: AppContext, consultation_id: str, official: TokenClaims, opinion: str
+    ctx: AppContext,
+    session: AsyncSession,
+    consultation_id: str,
+    official: TokenClaims,
+    opinion: str,
 ) -> None:
     """The consulted department's opinion, to the consultation's workflow."""
     answer = ConsultationAnswer(official.actor, opinion)
     # A retried click is applied once; another answer is refused (409: answered already).
     update = "answer-" + hashlib.sha256(f"{official.username}|{opinion}".encode()).hexdigest()
-    await _update(ctx, consultation_id, ConsultationWorkflow.answer, answer, update)
+    await _update(ctx, session, consultation_id, ConsultationWorkflow.answer, answer, update)
 
 
 async def _update(
-    ctx: AppContext, workflow_id: str, update: Any, argument: Any, update_id: str | None
+    ctx: AppContext,
+    session: AsyncSession,
+    workflow_id: str,
+    update: Any,
+    argument: Any,
+    update_id: str | None,
 ) -> Any:
     budget = timedelta(milliseconds=ctx.settings.action_budget_ms)
     handle = ctx.temporal.get_workflow_handle(workflow_id)
+    await release_connection(session)
     try:
         return await handle.execute_update(update, argument, id=update_id, rpc_timeout=budget)
     except WorkflowUpdateFailedError as exc:

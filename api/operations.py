@@ -146,7 +146,7 @@ async def withdraw(
     structlog.contextvars.bind_contextvars(dossier_code=code)
     async with audited(ctx, entry(request, "withdraw", None, code)):
         await load_for_applicant(ctx, session, code, lookup_key)
-        result = await request_withdrawal(ctx, code, reason)
+        result = await request_withdrawal(ctx, session, code, reason)
     log.info("withdrawal requested")
     return result
 
@@ -288,5 +288,5 @@ async def answer(
                 detail=f"this consultation is for department {consultation.department}, "
                 f"role {consultation.role}",
             )
-        await answer_consultation(ctx, consultation_id, official, opinion)
+        await answer_consultation(ctx, session, consultation_id, official, opinion)
     return consultation

@@ -35,6 +35,7 @@ from api.security import TokenClaims
 from domain.dossier import DossierState, SlipEntry, Task
 from domain.privacy import NOTES_FOR_THE_APPLICANT, mask, mask_email
 from store import dossiers as repo
+from store.db import release_connection
 from store.models import Dossier, SlipEntryRow
 from workflows import search_attributes as sa
 from workflows.dossier import DossierWorkflow
@@ -197,6 +198,7 @@ async def dossier_status(
         return _public(state, "final", datetime.now(UTC), applicant, for_applicant)
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
+    await release_connection(session)
     try:
         # Describing a workflow is answered by the engine alone; querying it needs the worker.
         described = await asyncio.wait_for(
