@@ -69,7 +69,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 class RequestContext:
-    """Bind a request id to every log line of the request, and log the request once.
+    """Bind a request id to every log line of the request, and log the request once (before
+    the last byte of its answer leaves: whoever has the answer finds the line).
 
     Plain ASGI: Starlette's `BaseHTTPMiddleware` runs each request in a second task fed
     through a stream, which cost the API about a tenth of its CPU."""
@@ -88,18 +89,42 @@ class RequestContext:
         client_address.set(request.client.host if request.client else None)
         started = time.perf_counter()
         status = 500
+        answered = logged = False
+
+        def log_request() -> None:
+            nonlocal logged
+            logged = True
+            elapsed = time.perf_counter() - started
+            # By the route's template (never the dossier code in the path): bounded labels.
+            route = getattr(scope.get("route"), "path", "unmatched")
+            metrics.REQUESTS.labels(request.method, route, status).inc()
+            metrics.LATENCY.labels(request.method, route).observe(elapsed)
+            log.info(
+                "request",
+                method=request.method,
+                path=request.url.path,
+                status=status,
+                duration_ms=round(elapsed * 1000, 1),
+                # Set by the route that made it (a submission), or in the path.
+                dossier_code=scope.get("state", {}).get("dossier_code")
+                or scope.get("path_params", {}).get("code"),
+            )
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, answered
             if message["type"] == "http.response.start":
-                status = message["status"]
+                answered, status = True, message["status"]
                 MutableHeaders(scope=message)["X-Request-Id"] = request_id
+            elif message["type"] == "http.response.body" and not message.get("more_body"):
+                log_request()
             await send(message)
 
         try:
             await self.app(scope, receive, send_with_id)
         except Exception:
             log.exception("unhandled error", method=request.method, path=request.url.path)
+            if answered:  # too late for a 500: the client has a status already
+                raise
             if pages.is_page(request.url.path):
                 response: Response = pages.internal_error_page(request, request_id)
             else:
@@ -107,21 +132,9 @@ class RequestContext:
                     {"detail": "internal error", "request_id": request_id}, status_code=500
                 )
             await response(scope, receive, send_with_id)
-        elapsed = time.perf_counter() - started
-        # By the route's template (never the dossier code in the path): a bounded set of labels.
-        route = getattr(scope.get("route"), "path", "unmatched")
-        metrics.REQUESTS.labels(request.method, route, status).inc()
-        metrics.LATENCY.labels(request.method, route).observe(elapsed)
-        log.info(
-            "request",
-            method=request.method,
-            path=request.url.path,
-            status=status,
-            duration_ms=round(elapsed * 1000, 1),
-            # Set by the route that made it (a submission), or in the path.
-            dossier_code=scope.get("state", {}).get("dossier_code")
-            or scope.get("path_params", {}).get("code"),
-        )
+        finally:
+            if not logged:  # the client went away before the answer was whole
+                log_request()
 
 
 async def _unstorable_data(request: Request, exc: Exception) -> Response:

@@ -156,31 +156,24 @@ def _recorded_state(dossier: Dossier, entries: list[SlipEntryRow]) -> DossierSta
     )
 
 
-async def _snapshot(session: AsyncSession, dossier: Dossier) -> DossierState:
-    return _recorded_state(dossier, await repo.slip_entries(session, dossier.code))
+def _holds_the_workflows_state(dossier: Dossier, described: WorkflowExecutionDescription) -> bool:
+    """Whether the read model's record of `dossier`, read before the engine described its
+    workflow, is the workflow's own state.
 
-
-async def _recorded_if_current(
-    session: AsyncSession, dossier: Dossier, described: WorkflowExecutionDescription
-) -> DossierState | None:
-    """The read model's record of `dossier` (its row read before the engine described the
-    workflow) when the description shows it to be the workflow's own state, else None."""
+    The workflow publishes transition N's number (the search attribute) in the same workflow
+    task that schedules N's write, so before the write. If the description shows N published
+    and nothing in flight, no transition after N had begun when it was made; the record, read
+    before it and showing N written, is then exactly N. (Had N+1 been written between the
+    row's read and the slip's, the engine would publish N+1, not N.)"""
     published = described.typed_search_attributes.get(sa.TRANSITION_SEQ)
     raw = described.raw_description
     in_flight = raw.HasField("pending_workflow_task") or len(raw.pending_activities) > 0
-    if (
-        described.status != WorkflowExecutionStatus.RUNNING
-        or in_flight
-        or published is None
-        or dossier.last_seq != published
-    ):
-        return None
-    # The slip, read with the transition it belongs to in one statement (one snapshot): a
-    # later transition written since the row was read would show in `last_seq`.
-    last_seq, entries = await repo.slip_with_last_seq(session, dossier.code)
-    if last_seq != published:
-        return None
-    return _recorded_state(dossier, entries)
+    return (
+        described.status == WorkflowExecutionStatus.RUNNING
+        and not in_flight
+        and published is not None
+        and dossier.last_seq == published
+    )
 
 
 async def dossier_status(
@@ -190,23 +183,25 @@ async def dossier_status(
     whole = viewer is not None and await is_desk(ctx, session, dossier, viewer)
     applicant = applicant_public(dossier.applicant, whole)
     for_applicant = viewer is None
+    # The record, read before the engine is asked (see _holds_the_workflows_state); then the
+    # connection goes back to the pool while the engine answers.
+    recorded = _recorded_state(dossier, await repo.slip_entries(session, dossier.code))
+    read_at = datetime.now(UTC)
+    await release_connection(session)
     if dossier.finished_at is not None:
         # The workflow's last act was to record its final state: the record is complete, and
         # reading it spares the worker a replay of a closed workflow's history.
-        state = await _snapshot(session, dossier)
         LOOKUPS.labels("final").inc()
-        return _public(state, "final", datetime.now(UTC), applicant, for_applicant)
+        return _public(recorded, "final", read_at, applicant, for_applicant)
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
-    await release_connection(session)
     try:
         # Describing a workflow is answered by the engine alone; querying it needs the worker.
         described = await asyncio.wait_for(
             handle.describe(rpc_timeout=budget), budget.total_seconds()
         )
         as_of = datetime.now(UTC)
-        recorded = await _recorded_if_current(session, dossier, described)
-        if recorded is not None:
+        if _holds_the_workflows_state(dossier, described):
             state, source = recorded, "recorded"
         else:
             state = await asyncio.wait_for(
@@ -215,7 +210,6 @@ async def dossier_status(
             as_of, source = datetime.now(UTC), "live"
     except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
         log.warning("status from snapshot", dossier_code=dossier.code, reason=type(exc).__name__)
-        state = await _snapshot(session, dossier)
-        as_of, source = datetime.now(UTC), "snapshot"
+        state, as_of, source = recorded, read_at, "snapshot"
     LOOKUPS.labels(source).inc()
     return _public(state, source, as_of, applicant, for_applicant)

@@ -54,21 +54,6 @@ async def slip_entries(session: AsyncSession, code: str) -> list[SlipEntryRow]:
     return list(rows)
 
 
-async def slip_with_last_seq(session: AsyncSession, code: str) -> tuple[int, list[SlipEntryRow]]:
-    """The dossier's latest recorded transition and its control slip, in one statement (so
-    from one snapshot of the database)."""
-    rows = (
-        await session.execute(
-            select(Dossier.last_seq, SlipEntryRow)
-            .outerjoin(SlipEntryRow, SlipEntryRow.dossier_code == Dossier.code)
-            .where(Dossier.code == code)
-            .order_by(SlipEntryRow.seq)
-        )
-    ).all()
-    last_seq = rows[0][0] if rows else 0
-    return last_seq, [entry for _, entry in rows if entry is not None]
-
-
 async def reached_steps(session: AsyncSession, code: str) -> set[str]:
     """The steps the dossier has been at, from its control slip."""
     rows = await session.scalars(
