@@ -35,7 +35,12 @@ CURRENT = "activity-writes"
 # that transition and the workflow has nothing in flight (api/status.py).
 TRANSITION_SEQ = "transition-seq"
 
+# The payment gateway's call (and legacy runs' local-activity writes).
 ACTIVITY_TIMEOUT = timedelta(seconds=30)
+# A write to our database takes milliseconds. The start-to-close timeout is how Temporal
+# learns that the worker running one died, and tries it again elsewhere: it bounds how long a
+# worker's crash holds a dossier still (30 s made the longest stall of bench/chaos.py 37 s).
+WRITE_TIMEOUT = timedelta(seconds=10)
 # Activities (our writes, the payment gateway) retry until they succeed: the database or the
 # gateway coming back is the normal end of an outage.
 ACTIVITY_RETRY = RetryPolicy(maximum_interval=timedelta(seconds=30))
@@ -62,7 +67,7 @@ class RunVersion:
         """One idempotent write to the read model (or the payments, documents…)."""
         if self.current:
             return await workflow.execute_activity_method(
-                activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
+                activity, arg, start_to_close_timeout=WRITE_TIMEOUT, retry_policy=ACTIVITY_RETRY
             )
         return await workflow.execute_local_activity_method(
             activity, arg, start_to_close_timeout=ACTIVITY_TIMEOUT, retry_policy=ACTIVITY_RETRY
