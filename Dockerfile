@@ -22,8 +22,12 @@ COPY api/ api/
 COPY motcua/ motcua/
 COPY worker.py catalog.yaml ./
 
+# Bytecode for the code run from /app: the worker's sandbox imports the workflow modules
+# afresh for each dossier it loads, and PYTHONDONTWRITEBYTECODE (above) would leave it
+# compiling them from source every time.
 RUN pip install --no-cache-dir . \
-    && rm -rf build *.egg-info
+    && rm -rf build *.egg-info \
+    && python -m compileall -q /app
 
 RUN useradd --system --uid 10001 --home-dir /app --shell /usr/sbin/nologin motcua \
     && mkdir -p /data/files \
