@@ -196,18 +196,16 @@ async def dossier_status(
     budget = timedelta(milliseconds=ctx.settings.query_budget_ms)
     handle = ctx.temporal.get_workflow_handle(dossier.code)
     try:
-        # Describing a workflow is answered by the engine alone; querying it needs the worker.
-        described = await asyncio.wait_for(
-            handle.describe(rpc_timeout=budget), budget.total_seconds()
-        )
-        as_of = datetime.now(UTC)
-        if _holds_the_workflows_state(dossier, described):
-            state, source = recorded, "recorded"
-        else:
-            state = await asyncio.wait_for(
-                handle.query(DossierWorkflow.state, rpc_timeout=budget), budget.total_seconds()
-            )
-            as_of, source = datetime.now(UTC), "live"
+        async with asyncio.timeout(budget.total_seconds()):  # for both calls together
+            # Describing a workflow is answered by the engine alone; querying it needs the
+            # worker. The record is current as of the description, made after this moment.
+            as_of = datetime.now(UTC)
+            described = await handle.describe(rpc_timeout=budget)
+            if _holds_the_workflows_state(dossier, described):
+                state, source = recorded, "recorded"
+            else:
+                state = await handle.query(DossierWorkflow.state, rpc_timeout=budget)
+                as_of, source = datetime.now(UTC), "live"
     except (TimeoutError, RPCError, WorkflowQueryFailedError) as exc:
         log.warning("status from snapshot", dossier_code=dossier.code, reason=type(exc).__name__)
         state, as_of, source = recorded, read_at, "snapshot"

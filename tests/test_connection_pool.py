@@ -61,7 +61,7 @@ async def test_requests_waiting_on_the_engine_leave_the_pool_free(
             )
             for i in range(4)
         ]
-        async with asyncio.timeout(20):
+        async with asyncio.timeout(25):  # the pool's own timeout is 30 s
             answers = await asyncio.gather(*actions)
             # A lookup meanwhile: the actions waiting in the engine, the workflow asked.
             lookup = await small_pool_api.get(
@@ -73,6 +73,7 @@ async def test_requests_waiting_on_the_engine_leave_the_pool_free(
     details = [r.json()["detail"] for r in answers]
     assert [r.status_code for r in answers] == [503] * 4, details
     assert all("did not confirm" in d for d in details), details
-    # Each waited out its budget, at the same time as the others: none queued for a connection.
-    assert elapsed < 4 * BUDGET_MS / 1000, elapsed
+    # Each waited out its budget, at the same time as the others: none queued for a connection
+    # (which would take the pool's 30 s timeout); the margin is for a loaded machine.
+    assert elapsed < 15, elapsed
     assert lookup.status_code == 200 and lookup.json()["source"] == "snapshot", lookup.text
