@@ -11,6 +11,7 @@ import compileall
 import os
 import signal
 import socket
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -27,7 +28,7 @@ from activities.payment_gateway import SandboxGateway
 from activities.statistics_activities import StatisticsActivities
 from motcua.logging import configure_logging
 from motcua.schedules import ensure_schedules
-from motcua.settings import Settings, get_settings
+from motcua.settings import RefusedToStart, Settings, get_settings
 from motcua.temporal import connect_temporal, leave, worker_runtime
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from workflows.consultation import ConsultationWorkflow
@@ -74,7 +75,7 @@ def build_worker(
     builds, interceptors, cache sizes)."""
     cache_workflow_bytecode()
     if not settings.sandbox_gateway:
-        raise RuntimeError(
+        raise RefusedToStart(
             "no payment gateway configured: SANDBOX_GATEWAY=true enables the demo gateway "
             "(the only adapter so far)"
         )
@@ -95,6 +96,7 @@ def build_worker(
 async def main(name: str) -> None:
     settings = get_settings()
     configure_logging(settings.log_format, settings.log_level)
+    settings.refuse_demo_secrets()
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
     sessionmaker = create_sessionmaker(engine)
     # With several workers, the histories say which one ran each task.
@@ -128,5 +130,9 @@ async def main(name: str) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--name", default="worker", help="names it in the histories' identities")
-    asyncio.run(main(parser.parse_args().name))
+    try:
+        asyncio.run(main(parser.parse_args().name))
+    except RefusedToStart as refusal:
+        print(f"error: {refusal}", file=sys.stderr, flush=True)
+        leave(1)
     leave(0)

@@ -54,6 +54,7 @@ log = structlog.get_logger()
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
+    settings.refuse_demo_secrets()
     catalog = load_catalog(settings.catalog_path)
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
     await migrate(engine)

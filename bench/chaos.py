@@ -50,6 +50,7 @@ The logs of every part stay in the printed directory when a check failed (or wit
 import argparse
 import asyncio
 import contextlib
+import os
 import shutil
 import sys
 import tempfile
@@ -68,7 +69,7 @@ from load import pool
 from domain.catalog import load_catalog
 from domain.forms import FormField
 from motcua.cli import DEMO_PASSWORD, prepare_database
-from motcua.settings import Settings
+from motcua.settings import Settings, fresh_secrets
 from motcua.temporal import connect_temporal
 from store.db import create_engine, create_sessionmaker
 
@@ -494,6 +495,9 @@ async def check(
 
 
 async def main(args: argparse.Namespace) -> int:
+    # The production shape, so real secrets (the parts refuse the demo's), in the environment
+    # every part inherits and the checks' settings read.
+    os.environ.update(fresh_secrets("chaos"))
     root = Path(tempfile.mkdtemp(prefix="motcua-chaos-"))
     postgres = await asyncio.to_thread(Postgres, root)
     receivers = Receivers()

@@ -12,6 +12,7 @@ motcua audit verify             # walk the audit trail's hash chain; name the fi
 import argparse
 import asyncio
 import os
+import shlex
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import AsyncIterator, Awaitable
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import NoReturn, TypeVar
@@ -37,7 +39,7 @@ from domain.calendar import VN_TZ
 from domain.catalog import CatalogError, LoadedCatalog, load_catalog
 from domain.dossier import HEAD_ROLE, OPERATIONS, OPERATOR_ROLE
 from motcua import embedded
-from motcua.settings import ROOT, Settings, get_settings
+from motcua.settings import ROOT, Settings, fresh_secrets, get_settings
 from motcua.supervisor import Supervisor
 from motcua.temporal import connect_temporal, leave
 from store.audit import AuditEntry, append, first_broken_row
@@ -157,6 +159,11 @@ def run_stack(settings: Settings) -> int:
     env = dict(os.environ)
     # The embedded stack's API and worker pay through the sandbox gateway unless told otherwise.
     env.setdefault("SANDBOX_GATEWAY", "true")
+    if not settings.database_url and not settings.temporal_address:
+        # Every server is ours and holds nothing real: the demo may use the public secrets.
+        env.setdefault("DEMO_SECRETS", "true")
+    else:
+        settings.refuse_demo_secrets()  # at once, not as every child's dying words
     data = settings.data_dir
     supervisor = Supervisor()
     pg_server = None
@@ -315,8 +322,14 @@ def main(argv: list[str] | None = None) -> int:
     outbox.add_argument("--limit", type=int, default=20)
     audit = sub.add_parser("audit", help="the audit trail")
     audit.add_argument("action", choices=["verify"], help="walk the hash chain")
+    sub.add_parser("secrets", help="print new random secrets, as shell exports")
     args = parser.parse_args(argv)
 
+    if args.command == "secrets":
+        key_id = datetime.now(UTC).strftime("%Y-%m")
+        for name, value in fresh_secrets(key_id).items():
+            print(f"export {name}={shlex.quote(value)}")
+        return 0
     settings = get_settings()
     try:
         if args.command == "run":

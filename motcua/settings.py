@@ -1,6 +1,8 @@
 """All configuration, from the environment (or a `.env` file). One object, read once."""
 
 import base64
+import json
+import secrets
 from datetime import date, time
 from functools import lru_cache
 from pathlib import Path
@@ -12,6 +14,17 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from domain.calendar import DEFAULT_OFFICE_HOURS
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The embedded demo's secrets: public, so refused anywhere else (Settings.refuse_demo_secrets).
+_DEMO_JWT_SECRET = "dev-only-jwt-secret-change-me-0123456789"
+_DEMO_PAYLOAD_KEY = base64.b64encode(b"dev-only-payload-key-32-bytes!!!").decode()
+_DEMO_LOOKUP_KEY_SECRET = "dev-only-lookup-secret-change-me-01234"
+_DEMO_PAYMENT_CALLBACK_SECRET = "dev-only-gateway-secret-change-me-0123"
+_DEMO_DOCUMENT_KEY = "dev-only-document-key-change-me-0123456"
+
+
+class RefusedToStart(RuntimeError):
+    """A process that must not serve as configured: it says why, in a line."""
 
 
 class Settings(BaseSettings):
@@ -49,21 +62,22 @@ class Settings(BaseSettings):
     # embedded stack and demos only (`motcua run` turns it on). No other adapter exists yet.
     sandbox_gateway: bool = False
 
-    # Secrets. The defaults are for the embedded demo only; set real ones in production.
-    jwt_secret: SecretStr = SecretStr("dev-only-jwt-secret-change-me-0123456789")
+    # Secrets. Their defaults are public (they are in this file): for the embedded demo only,
+    # which `motcua run` marks with DEMO_SECRETS when it starts the servers itself. Anywhere
+    # else the API and the worker refuse to start while any of them is left at its default.
+    demo_secrets: bool = False
+    jwt_secret: SecretStr = SecretStr(_DEMO_JWT_SECRET)
     # AES-256 keys for Temporal payloads, by key id (base64 of 32 bytes), as JSON, e.g.
     # PAYLOAD_KEYS='{"2026-11":"…"}' PAYLOAD_KEY_ID=2026-11. Old keys stay listed to decrypt.
     payload_keys: dict[str, SecretStr] = Field(
-        default_factory=lambda: {
-            "dev": SecretStr(base64.b64encode(b"dev-only-payload-key-32-bytes!!!").decode())
-        }
+        default_factory=lambda: {"dev": SecretStr(_DEMO_PAYLOAD_KEY)}
     )
     payload_key_id: str = "dev"
     token_ttl_minutes: int = 30
-    lookup_key_secret: SecretStr = SecretStr("dev-only-lookup-secret-change-me-01234")
-    payment_callback_secret: SecretStr = SecretStr("dev-only-gateway-secret-change-me-0123")
+    lookup_key_secret: SecretStr = SecretStr(_DEMO_LOOKUP_KEY_SECRET)
+    payment_callback_secret: SecretStr = SecretStr(_DEMO_PAYMENT_CALLBACK_SECRET)
     # Keys the hash of the applicant's ID number in documents' QR codes.
-    document_key: SecretStr = SecretStr("dev-only-document-key-change-me-0123456")
+    document_key: SecretStr = SecretStr(_DEMO_DOCUMENT_KEY)
 
     # How long an official's action waits for the engine's answer before a 503.
     action_budget_ms: int = Field(default=10_000, gt=0)
@@ -138,6 +152,34 @@ class Settings(BaseSettings):
     def files_dir(self) -> Path:
         return self.data_dir / "files"
 
+    def demo_secrets_in_use(self) -> list[str]:
+        """The variables whose secret is still the public demo one."""
+        demo = {
+            "JWT_SECRET": (self.jwt_secret, _DEMO_JWT_SECRET),
+            "LOOKUP_KEY_SECRET": (self.lookup_key_secret, _DEMO_LOOKUP_KEY_SECRET),
+            "PAYMENT_CALLBACK_SECRET": (
+                self.payment_callback_secret,
+                _DEMO_PAYMENT_CALLBACK_SECRET,
+            ),
+            "DOCUMENT_KEY": (self.document_key, _DEMO_DOCUMENT_KEY),
+        }
+        found = [name for name, (secret, public) in demo.items()
+                 if secret.get_secret_value() == public]  # fmt: skip
+        # Listed at all, even as an old key: whoever has this file could read those payloads.
+        if any(key.get_secret_value() == _DEMO_PAYLOAD_KEY for key in self.payload_keys.values()):
+            found.append("PAYLOAD_KEYS")
+        return found
+
+    def refuse_demo_secrets(self) -> None:
+        """Stop a process that would serve with public secrets, unless it is the demo's."""
+        in_use = self.demo_secrets_in_use()
+        if in_use and not self.demo_secrets:
+            raise RefusedToStart(
+                f"refusing to start: {', '.join(in_use)} still hold the public demo secrets; "
+                "set real ones (e.g. openssl rand -hex 32; PAYLOAD_KEYS: README, "
+                '"Configuration"), or DEMO_SECRETS=true for a demo that holds nothing real'
+            )
+
     def require_database_url(self) -> str:
         if not self.database_url:
             raise RuntimeError(
@@ -151,6 +193,19 @@ class Settings(BaseSettings):
                 "TEMPORAL_ADDRESS is not set (`motcua run` sets it for the embedded stack)"
             )
         return self.temporal_address
+
+
+def fresh_secrets(key_id: str) -> dict[str, str]:
+    """New random secrets, as the environment variables that hold them (`motcua secrets`)."""
+    payload_key = base64.b64encode(secrets.token_bytes(32)).decode()
+    return {
+        "JWT_SECRET": secrets.token_hex(32),
+        "LOOKUP_KEY_SECRET": secrets.token_hex(32),
+        "PAYMENT_CALLBACK_SECRET": secrets.token_hex(32),
+        "DOCUMENT_KEY": secrets.token_hex(32),
+        "PAYLOAD_KEYS": json.dumps({key_id: payload_key}),
+        "PAYLOAD_KEY_ID": key_id,
+    }
 
 
 @lru_cache

@@ -116,6 +116,7 @@ async def settings(
         # Generous too: the concurrency tests' rounds of actions on two loaded cores.
         action_budget_ms=5000,
         sandbox_gateway=True,
+        demo_secrets=True,  # the embedded stack's: nothing real to protect
         # The tests' many deliberate failures all come from 127.0.0.1 (throttling is tested
         # on an app of its own, test_throttle.py).
         login_failures_allowed=10_000,
@@ -136,6 +137,7 @@ def worker_process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "PUBLIC_BASE_URL": settings.public_base_url,
         "SANDBOX_GATEWAY": "true",
+        "DEMO_SECRETS": "true",
         **extra,
     }
 

@@ -26,7 +26,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from motcua import embedded
 from motcua.cli import DEMO_PASSWORD
-from motcua.settings import Settings
+from motcua.settings import Settings, fresh_secrets
 from store.migrate import _LOCK_ID as MIGRATIONS_LOCK
 from tests.client import DESK, ApiClient
 from tests.conftest import free_port
@@ -83,6 +83,8 @@ def _run_env(
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{api_port}",
         "WORKER_METRICS_ADDRESS": f"127.0.0.1:{metrics_port}",
         "LOG_FORMAT": "json",
+        # Not the embedded demo: real secrets, or `motcua run` refuses to start.
+        **fresh_secrets("mp"),
         **extra,
     }
 
