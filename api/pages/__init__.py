@@ -24,14 +24,14 @@ from api.pages.errors import (
     internal_error_page,
     malformed_request_page,
 )
-from api.pages.guard import CsrfRefused, LoginRequired, is_page, security_headers, to_login
+from api.pages.guard import CsrfRefused, LoginRequired, SecurityHeaders, is_page, to_login
 
 
 def install(app: FastAPI) -> None:
     """The pages' routes, headers and error pages, on `app`."""
     for module in (static, portal, tracking, backoffice, backoffice_dossier, counter, dashboard):
         app.include_router(module.router)
-    app.middleware("http")(security_headers)
+    app.add_middleware(SecurityHeaders)
     app.add_exception_handler(CsrfRefused, csrf_refused)
     app.add_exception_handler(LoginRequired, _login_required)
     app.add_exception_handler(counter.NotTheDesk, counter.not_the_desk)

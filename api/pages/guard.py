@@ -4,13 +4,14 @@ inline scripts, framing and leaking addresses to other sites."""
 
 import hmac
 import secrets
-from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Annotated
 from urllib.parse import quote, urlsplit
 
 from fastapi import Depends, Request, Response
 from fastapi.responses import RedirectResponse
+from starlette.datastructures import MutableHeaders
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.security import TokenClaims, issue_token, read_token
 from domain.codes import is_dossier_code
@@ -31,6 +32,7 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
 )
+API_CONTENT_SECURITY_POLICY = "default-src 'none'; frame-ancestors 'none'"
 
 
 def is_page(path: str) -> bool:
@@ -204,15 +206,32 @@ def lookup_key(request: Request) -> str | None:
 # ---- headers ----------------------------------------------------------------------------
 
 
-async def security_headers(
-    request: Request, call_next: Callable[[Request], Awaitable[Response]]
-) -> Response:
-    """No framing, no sniffing, no address sent to other sites; and on the pages, no script
-    or style but our own files."""
-    response = await call_next(request)
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("Referrer-Policy", "same-origin")
-    if is_page(request.url.path):
-        response.headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
-    return response
+class SecurityHeaders:
+    """On every answer: no framing, no sniffing, no address sent to other sites. On the pages,
+    no script or style but our own files; on the API's JSON, nothing at all to load or run (an
+    answer opened in a browser stays inert) and nothing kept in a cache (answers hold personal
+    data). Plain ASGI, as api/main.py's RequestContext says why."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"]
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = MutableHeaders(scope=message)
+                headers.setdefault("X-Frame-Options", "DENY")
+                headers.setdefault("X-Content-Type-Options", "nosniff")
+                headers.setdefault("Referrer-Policy", "same-origin")
+                if is_page(path):
+                    headers.setdefault("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+                elif headers.get("content-type", "").startswith("application/json"):
+                    headers.setdefault("Content-Security-Policy", API_CONTENT_SECURITY_POLICY)
+                    headers.setdefault("Cache-Control", "no-store")
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
