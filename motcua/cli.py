@@ -159,8 +159,9 @@ def run_stack(settings: Settings) -> int:
     env = dict(os.environ)
     # The embedded stack's API and worker pay through the sandbox gateway unless told otherwise.
     env.setdefault("SANDBOX_GATEWAY", "true")
-    if not settings.database_url and not settings.temporal_address:
-        # Every server is ours and holds nothing real: the demo may use the public secrets.
+    # Every server ours, holding nothing real: the demo, with its public secrets and officials.
+    demo = not settings.database_url and not settings.temporal_address
+    if demo:
         env.setdefault("DEMO_SECRETS", "true")
     else:
         settings.refuse_demo_secrets()  # at once, not as every child's dying words
@@ -190,7 +191,7 @@ def run_stack(settings: Settings) -> int:
             env["TEMPORAL_ADDRESS"] = settings.temporal_address = "127.0.0.1:7233"
         else:
             _run(register_search_attributes(settings))
-        catalog = _run(prepare_database(settings, seed_demo=True))
+        catalog = _run(prepare_database(settings, seed_demo=demo))
         print(f"• database ready, catalog {catalog.version}", flush=True)
 
         python = sys.executable
@@ -205,7 +206,7 @@ def run_stack(settings: Settings) -> int:
             start = partial(_child, command, env, pass_fds=(fd,))
             supervisor.start(f"api-{n}", start, f"serving {settings.api_host}:{settings.api_port}")
         _wait_for_api(settings, supervisor)
-        _print_banner(settings, catalog, supervisor)
+        _print_banner(settings, catalog, supervisor, demo)
         supervisor.run_until_stopped()
         print("\n• stopping …", flush=True)
         return 0
@@ -266,13 +267,22 @@ def _wait_for_api(settings: Settings, supervisor: Supervisor, seconds: float = 6
     raise RuntimeError(f"no API process answered at {url} after {seconds:.0f} s (see above)")
 
 
-def _print_banner(settings: Settings, catalog: LoadedCatalog, supervisor: Supervisor) -> None:
+def _print_banner(
+    settings: Settings, catalog: LoadedCatalog, supervisor: Supervisor, demo: bool
+) -> None:
     # One line per department; each login also has a twin ending in 2 (kt.specialist2).
     by_department: dict[str, list[str]] = {}
     for user, dept, _ in demo_officials(catalog):
         if not user.endswith("2"):
             by_department.setdefault(dept, []).append(user)
     logins = "\n".join(f"    {dept:<8} {', '.join(users)}" for dept, users in by_department.items())
+    officials = (
+        f"Demo officials (password: {DEMO_PASSWORD}; each has a twin ending in 2, e.g. "
+        f"kt.specialist2):\n{logins}"
+        if demo
+        else "Officials: none are made up here; add them with\n"
+        "    motcua official add <username> --department … --role … --password …"
+    )
     processes = "\n".join(
         f"    {c.name:<10} pid {c.process.pid:<8} {c.note}".rstrip() for c in supervisor.children
     )
@@ -290,8 +300,7 @@ motcua is running (Ctrl-C stops all of it).
   Processes (one that dies is logged and started again):
 {processes}
 
-  Demo officials (password: {DEMO_PASSWORD}; each has a twin ending in 2, e.g. kt.specialist2):
-{logins}
+  {officials}
 
   Payloads in Temporal are encrypted: to read them in the Web UI, log in as ops.operator at
   {settings.public_base_url}/codec/login (and turn on "Include cross-origin credentials" in

@@ -89,6 +89,20 @@ def _run_env(
     }
 
 
+async def _add_officials(env: dict[str, str]) -> None:
+    """The officials the tests log in as: on servers of its own, `motcua run` makes none up
+    (the demo's have a public password), so they are added as an operator would."""
+    for username, department, role in (
+        (DESK, "BPMC", "desk_officer"),
+        (SPECIALIST, "KT", "specialist"),
+    ):
+        added = await Running.start(
+            embedded.venv_binary("motcua"), "official", "add", username,
+            "--department", department, "--role", role, "--password", DEMO_PASSWORD, env=env,
+        )  # fmt: skip
+        assert await added.proc.wait() == 0, added.output
+
+
 async def _started(env: dict[str, str], workers: int) -> Running:
     """`motcua run` in a session of its own, once it printed its banner and its workers
     started."""
@@ -225,10 +239,13 @@ async def shape(
         WORKERS="2",
         API_PROCESSES="2",
     )
+    await _add_officials(env)
     run = await _started(env, workers=2)
     try:
         for name in ("worker-1", "worker-2", "api-1", "api-2"):
             assert run.printed(f"    {name:<10} pid "), run.output
+        assert run.printed("Officials: none are made up here"), run.output
+        assert not run.printed("Demo officials"), run.output
         async with httpx.AsyncClient(base_url=env["PUBLIC_BASE_URL"], timeout=30) as http:
             api = ApiClient(http, DEMO_PASSWORD)
             # Logged in before the throttling test locks 127.0.0.1 out.
@@ -441,6 +458,7 @@ async def test_the_embedded_temporal_server_is_started_again(
     if busy:
         pytest.skip(f"`motcua run` needs ports {TEMPORAL_PORTS} for Temporal; {busy} in use")
     env = _run_env(tmp_path, new_database(), "")
+    await _add_officials(env)
     run = await _started(env, workers=1)
     async with run.killed_on_failure(group=True):
         async with httpx.AsyncClient(base_url=env["PUBLIC_BASE_URL"], timeout=30) as http:
