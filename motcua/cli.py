@@ -302,7 +302,8 @@ motcua is running (Ctrl-C stops all of it).
 
   {officials}
 
-  Payloads in Temporal are encrypted: to read them in the Web UI, log in as ops.operator at
+  Payloads in Temporal are encrypted: to read them in the Web UI, log in as an operator
+  ({"ops.operator" if demo else "role operator"}) at
   {settings.public_base_url}/codec/login (and turn on "Include cross-origin credentials" in
   the UI's codec settings).
 """,
