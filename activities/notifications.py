@@ -21,9 +21,9 @@ import httpx
 import structlog
 from sqlalchemy import or_, select
 
-from activities.outage import DATABASE_OUTAGE, DatabaseOutage
+from activities.outage import DatabaseOutage
 from motcua.settings import Settings
-from store.db import Sessionmaker
+from store.db import DATABASE_OUTAGE, Sessionmaker
 from store.models import Notification
 
 log = structlog.get_logger()

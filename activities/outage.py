@@ -11,10 +11,7 @@ failure metrics; the original error is its cause, for `temporal workflow describ
 
 import time
 
-import psycopg
 import structlog
-from sqlalchemy.exc import InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
 from temporalio.exceptions import ApplicationError, ApplicationErrorCategory
 from temporalio.worker import (
     ActivityInboundInterceptor,
@@ -22,10 +19,9 @@ from temporalio.worker import (
     Interceptor,
 )
 
-log = structlog.get_logger()
+from store.db import DATABASE_OUTAGE
 
-# Connection refused or lost, the pool exhausted: through SQLAlchemy or psycopg directly.
-DATABASE_OUTAGE = (OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError)
+log = structlog.get_logger()
 
 
 class DatabaseOutage:

@@ -9,7 +9,6 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-import psycopg
 import structlog
 from fastapi import FastAPI, HTTPException, Request, Response
 from fastapi.exception_handlers import http_exception_handler
@@ -17,8 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
 from fastapi.middleware.gzip import GZipMiddleware
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeout
+from sqlalchemy.exc import DataError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -45,7 +43,7 @@ from motcua.logging import configure_logging
 from motcua.settings import Settings, get_settings
 from motcua.temporal import connect_temporal
 from store.catalog import record_catalog_version
-from store.db import create_engine, create_sessionmaker
+from store.db import DATABASE_OUTAGE, create_engine, create_sessionmaker
 from store.migrate import migrate
 
 log = structlog.get_logger()
@@ -211,8 +209,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
-    # Connection refused or lost, the pool exhausted: through SQLAlchemy or psycopg directly.
-    for outage in (OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError):
+    for outage in DATABASE_OUTAGE:
         app.add_exception_handler(outage, _database_unavailable)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     # The Temporal Web UI calls the payload codec from the operator's browser.

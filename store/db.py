@@ -1,9 +1,16 @@
 """Engine and session factory, built once per process (API lifespan, worker start)."""
 
+import psycopg
+from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.ext.asyncio import AsyncSession as AsyncSession
 
 Sessionmaker = async_sessionmaker[AsyncSession]
+
+# The database unavailable, not the request or the write at fault: connection refused or lost,
+# the pool exhausted, through SQLAlchemy or psycopg directly.
+DATABASE_OUTAGE = (OperationalError, InterfaceError, PoolTimeout, psycopg.OperationalError)
 
 
 def async_url(database_url: str) -> str:
