@@ -126,7 +126,7 @@ def _public(
     )
 
 
-def _recorded_state(dossier: Dossier, entries: list[SlipEntryRow]) -> DossierState:
+def recorded_state(dossier: Dossier, entries: list[SlipEntryRow]) -> DossierState:
     """The dossier as the read model records it."""
     return DossierState(
         code=dossier.code,
@@ -185,7 +185,7 @@ async def dossier_status(
     for_applicant = viewer is None
     # The record, read before the engine is asked (see _holds_the_workflows_state); then the
     # connection goes back to the pool while the engine answers.
-    recorded = _recorded_state(dossier, await repo.slip_entries(session, dossier.code))
+    recorded = recorded_state(dossier, await repo.slip_entries(session, dossier.code))
     read_at = datetime.now(UTC)
     await release_connection(session)
     if dossier.finished_at is not None:

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
+from api.status import recorded_state
 from domain.catalog import LoadedCatalog
 from domain.dossier import DossierState
 from motcua import embedded
@@ -23,7 +24,7 @@ from motcua.settings import Settings
 from store.db import Sessionmaker
 from store.dossiers import slip_entries
 from store.models import Dossier as DossierRow
-from store.models import Notification, Payment, SandboxGatewayPayment, SlipEntryRow
+from store.models import Notification, Payment, SandboxGatewayPayment
 from worker import WORKFLOWS
 from workflows.dossier import DossierWorkflow
 
@@ -195,39 +196,8 @@ async def audit_verify(env: dict[str, str]) -> Check:
     )
 
 
-def _recorded(row: DossierRow, entries: list[SlipEntryRow]) -> dict[str, Any]:
-    """What the read model says of a dossier, in the terms of the workflow's state."""
-    step = (
-        (
-            row.step_key,
-            row.step_name,
-            row.department,
-            row.role,
-            row.step_started_at,
-            row.step_due_at,
-            row.assignee,
-        )
-        if row.step_key
-        else None
-    )
-    return {
-        "status_code": row.status_code,
-        "stage": row.stage,
-        "outcome": row.outcome,
-        "step": step,
-        "due_at": row.due_at,
-        "finished_at": row.finished_at,
-        "supplement_requests": row.supplement_requests,
-        "supplement_hours": row.supplement_hours,
-        "slip": [
-            (e.seq, e.step_key, e.department, e.actor, e.action, e.at, e.note, e.timeliness)
-            for e in entries
-        ],
-    }
-
-
-def _own(state: DossierState) -> dict[str, Any]:
-    """The workflow's own state, in the same terms."""
+def _compared(state: DossierState) -> dict[str, Any]:
+    """What is compared of a dossier's state."""
     t = state.current_task
     step = (
         (t.step_key, t.step_name, t.department, t.role, t.started_at, t.due_at, t.assignee)
@@ -260,8 +230,9 @@ async def read_model(
         state = await client.get_workflow_handle(d.code).query(DossierWorkflow.state)
         async with sessionmaker() as session:
             row = await session.get_one(DossierRow, d.code)
-            recorded = _recorded(row, await slip_entries(session, d.code))
-        own = _own(state)
+            # As the API serves it from the read model (a "recorded" or "snapshot" lookup).
+            recorded = _compared(recorded_state(row, await slip_entries(session, d.code)))
+        own = _compared(state)
         fields = [key for key in own if own[key] != recorded[key]]
         if fields:
             differing.append(f"{d.code}: {', '.join(fields)}")
