@@ -2,6 +2,7 @@
 screen would send."""
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any
@@ -172,14 +173,24 @@ class ApiClient:
         assert r.status_code == 200, r.text
         return dict(r.json())
 
-    async def wait_for(self, code: str, lookup_key: str, stage: str) -> dict[str, Any]:
-        """Poll the status until the dossier reaches `stage` (20 s at most)."""
-        async with asyncio.timeout(20):
+    async def status_until(
+        self,
+        code: str,
+        lookup_key: str,
+        reached: Callable[[dict[str, Any]], bool],
+        seconds: float = 20,
+    ) -> dict[str, Any]:
+        """Poll the status until `reached` holds of it (`seconds` at most)."""
+        async with asyncio.timeout(seconds):
             while True:
                 state = await self.status(code, lookup_key)
-                if state["stage"] == stage:
+                if reached(state):
                     return state
                 await asyncio.sleep(0.1)
+
+    async def wait_for(self, code: str, lookup_key: str, stage: str) -> dict[str, Any]:
+        """Poll the status until the dossier reaches `stage` (20 s at most)."""
+        return await self.status_until(code, lookup_key, lambda state: state["stage"] == stage)
 
     async def consultation_url(self, code: str, username: str) -> str:
         """Where `username`'s department answers the consultation it was asked on `code`."""
@@ -199,12 +210,11 @@ class ApiClient:
         self, code: str, lookup_key: str, action: str, count: int = 1
     ) -> dict[str, Any]:
         """Poll the status until `action` is on the control slip `count` times (20 s at most)."""
-        async with asyncio.timeout(20):
-            while True:
-                state = await self.status(code, lookup_key)
-                if [e["action"] for e in state["history"]].count(action) >= count:
-                    return state
-                await asyncio.sleep(0.1)
+
+        def on_the_slip(state: dict[str, Any]) -> bool:
+            return [e["action"] for e in state["history"]].count(action) >= count
+
+        return await self.status_until(code, lookup_key, on_the_slip)
 
 
 def moved(response: httpx.Response, stage: str, step: str | None = None) -> dict[str, Any]:

@@ -23,12 +23,7 @@ def _content(answer: dict[str, Any]) -> dict[str, Any]:
 
 async def _until_recorded(api: ApiClient, code: str, key: str) -> dict[str, Any]:
     """The first answer from the read model (the last transition's write may be in flight)."""
-    async with asyncio.timeout(10):
-        while True:
-            state = await api.status(code, key)
-            if state["source"] == "recorded":
-                return state
-            await asyncio.sleep(0.05)
+    return await api.status_until(code, key, lambda state: state["source"] == "recorded", 10)
 
 
 async def test_a_settled_dossier_is_answered_from_the_read_model(
