@@ -267,18 +267,21 @@ def _wait_for_api(settings: Settings, supervisor: Supervisor, seconds: float = 6
     raise RuntimeError(f"no API process answered at {url} after {seconds:.0f} s (see above)")
 
 
-def _print_banner(
-    settings: Settings, catalog: LoadedCatalog, supervisor: Supervisor, demo: bool
-) -> None:
-    # One line per department; each login also has a twin ending in 2 (kt.specialist2).
+def _demo_logins(catalog: LoadedCatalog) -> str:
+    """One line per department; each login also has a twin ending in 2 (kt.specialist2)."""
     by_department: dict[str, list[str]] = {}
     for user, dept, _ in demo_officials(catalog):
         if not user.endswith("2"):
             by_department.setdefault(dept, []).append(user)
-    logins = "\n".join(f"    {dept:<8} {', '.join(users)}" for dept, users in by_department.items())
+    return "\n".join(f"    {dept:<8} {', '.join(users)}" for dept, users in by_department.items())
+
+
+def _print_banner(
+    settings: Settings, catalog: LoadedCatalog, supervisor: Supervisor, demo: bool
+) -> None:
     officials = (
         f"Demo officials (password: {DEMO_PASSWORD}; each has a twin ending in 2, e.g. "
-        f"kt.specialist2):\n{logins}"
+        f"kt.specialist2):\n{_demo_logins(catalog)}"
         if demo
         else "Officials: none are made up here; add them with\n"
         "    motcua official add <username> --department … --role … --password …"
