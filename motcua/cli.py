@@ -286,6 +286,7 @@ def _print_banner(
         else "Officials: none are made up here; add them with\n"
         "    motcua official add <username> --department … --role … --password …"
     )
+    operator = "ops.operator" if demo else "an operator"
     processes = "\n".join(
         f"    {c.name:<10} pid {c.process.pid:<8} {c.note}".rstrip() for c in supervisor.children
     )
@@ -305,8 +306,7 @@ motcua is running (Ctrl-C stops all of it).
 
   {officials}
 
-  Payloads in Temporal are encrypted: to read them in the Web UI, log in as an operator
-  ({"ops.operator" if demo else "role operator"}) at
+  Payloads in Temporal are encrypted: to read them in the Web UI, log in as {operator} at
   {settings.public_base_url}/codec/login (and turn on "Include cross-origin credentials" in
   the UI's codec settings).
 """,
