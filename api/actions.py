@@ -24,6 +24,7 @@ from api.schemas import ActionIn, SupplementIn
 from api.security import TokenClaims
 from api.submission import check_components, check_files
 from domain.dossier import Action, Actor
+from motcua.codec import RefusedPayloadError
 from motcua.logging import bound_request_id
 from store import officials
 from store.db import release_connection
@@ -181,6 +182,15 @@ async def _update(
         raise HTTPException(
             status.HTTP_503_SERVICE_UNAVAILABLE,
             detail="the processing engine did not confirm this in time: look at the dossier "
+            "before retrying (a retry with the same Idempotency-Key is applied once)",
+        ) from exc
+    except RefusedPayloadError as exc:
+        # Sealed by the worker with a key this API does not hold (a rotation half done): the
+        # action may have been applied, so the client looks before retrying.
+        structlog.get_logger().error("engine's answer refused", error=str(exc))
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            detail="the processing engine's answer could not be read: look at the dossier "
             "before retrying (a retry with the same Idempotency-Key is applied once)",
         ) from exc
     except RPCError as exc:

@@ -73,6 +73,9 @@ class Settings(BaseSettings):
         default_factory=lambda: {"dev": SecretStr(_DEMO_PAYLOAD_KEY)}
     )
     payload_key_id: str = "dev"
+    # Open unencrypted payloads (anyone who reaches Temporal can write those): only while
+    # dossiers started before payload encryption are still open (README, "Payload encryption").
+    accept_unencrypted_payloads: bool = False
     token_ttl_minutes: int = 30
     lookup_key_secret: SecretStr = SecretStr(_DEMO_LOOKUP_KEY_SECRET)
     payment_callback_secret: SecretStr = SecretStr(_DEMO_PAYMENT_CALLBACK_SECRET)

@@ -9,7 +9,7 @@ from temporalio.api.history.v1 import HistoryEvent
 from temporalio.client import Client, WorkflowHistory
 from temporalio.worker import Replayer
 
-from motcua.codec import data_converter
+from motcua.codec import ENCODING, data_converter
 from motcua.settings import Settings
 from worker import WORKFLOWS
 
@@ -22,19 +22,35 @@ def event_kind(event: HistoryEvent) -> str:
     return (event.WhichOneof("attributes") or "").removesuffix("_event_attributes")
 
 
-def replayer() -> Replayer:
-    # Histories recorded before payloads were encrypted replay through the same converter:
-    # it leaves unencrypted payloads as they are.
-    return Replayer(workflows=WORKFLOWS, data_converter=data_converter(Settings()))
+def started_unencrypted(history: WorkflowHistory) -> bool:
+    """A dossier started before payloads were encrypted: its input is in plain JSON."""
+    started = history.events[0].workflow_execution_started_event_attributes
+    return any(p.metadata.get("encoding") != ENCODING for p in started.input.payloads)
+
+
+def replayer(*, unencrypted: bool = False) -> Replayer:
+    """A worker's replay: refusing unencrypted payloads, as workers do by default, or (for a
+    history started before encryption) opening them, as ACCEPT_UNENCRYPTED_PAYLOADS does."""
+    settings = Settings(accept_unencrypted_payloads=unencrypted)
+    return Replayer(workflows=WORKFLOWS, data_converter=data_converter(settings))
+
+
+def replayer_for(history: WorkflowHistory) -> Replayer:
+    return replayer(unencrypted=started_unencrypted(history))
 
 
 async def replay_failures(histories: Iterable[WorkflowHistory]) -> dict[str, str]:
     """Each history that does not replay, by workflow id, with the reason."""
     failures: dict[str, str] = {}
-    async with replayer().workflow_replay_iterator(_aiter(histories)) as results:
-        async for result in results:
-            if result.replay_failure is not None:
-                failures[result.history.workflow_id] = str(result.replay_failure)
+    histories = list(histories)
+    for unencrypted in (False, True):
+        group = [h for h in histories if started_unencrypted(h) == unencrypted]
+        async with replayer(unencrypted=unencrypted).workflow_replay_iterator(
+            _aiter(group)
+        ) as results:
+            async for result in results:
+                if result.replay_failure is not None:
+                    failures[result.history.workflow_id] = str(result.replay_failure)
     return failures
 
 

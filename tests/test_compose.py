@@ -22,6 +22,7 @@ SECRETS = {
     "DOCUMENT_KEY": "test-document-key",
     "PAYLOAD_KEYS": '{"k1": "b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3s="}',
     "PAYLOAD_KEY_ID": "k1",
+    "OPERATOR_UI_PASSWORD_HASH": "$2a$14$test-hash",
 }
 # Temporal's frontend: gRPC, and its HTTP API.
 TEMPORAL_PORTS = {7233, 7243}
@@ -54,6 +55,7 @@ def _compose_command() -> list[str] | None:
 def test_compose_services() -> None:
     services = _services()
     expected = {"postgres", "temporal-schema", "temporal", "temporal-admin-tools", "temporal-ui"}
+    expected |= {"temporal-ui-gate"}
     assert expected | {"setup", "api", "worker"} <= services.keys()
     for name in ("api", "worker"):
         assert services[name]["build"] == "."
@@ -78,6 +80,17 @@ def test_temporal_is_not_published_to_the_host() -> None:
             target = port["target"] if isinstance(port, dict) else port.rpartition(":")[2]
             container_port = int(str(target).split("/")[0])
             assert container_port not in TEMPORAL_PORTS, f"{name} publishes {port}"
+
+
+def test_the_temporal_ui_is_reached_only_through_the_operators_password() -> None:
+    services = _services()
+    ui, gate = services["temporal-ui"], services["temporal-ui-gate"]
+    assert "ports" not in ui, "the Temporal UI is published without a password"
+    assert ui["environment"]["TEMPORAL_DISABLE_WRITE_ACTIONS"] == "true"
+    script = gate["entrypoint"][-1]
+    assert "basic_auth" in script and "reverse_proxy temporal-ui:8080" in script
+    assert ":?" in gate["environment"]["OPERATOR_UI_PASSWORD_HASH"]  # no default password
+    assert gate["ports"] == ["127.0.0.1:8233:8233"]
 
 
 def test_temporal_images_are_the_tested_versions() -> None:

@@ -12,13 +12,13 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 import pytest
-from cryptography.exceptions import InvalidTag
+from google.protobuf.json_format import MessageToDict, ParseDict
 from google.protobuf.message import Message
-from temporalio.api.common.v1 import Payload
+from temporalio.api.common.v1 import Payload, Payloads
 from temporalio.api.enums.v1 import EventType
 from temporalio.api.failure.v1 import Failure
 from temporalio.api.history.v1 import History
@@ -27,7 +27,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from domain.calendar import VN_TZ
 from motcua import embedded
-from motcua.codec import ENCODING, KEY_ID, EncryptionCodec, UnknownKeyError, codec_from
+from motcua.codec import ENCODING, KEY_ID, REFUSED, EncryptionCodec, codec_from
 from tests.client import APPLICANT, DESK, ApiClient
 from tests.conftest import Stack
 from workflows import search_attributes as sa
@@ -94,13 +94,18 @@ async def test_keys_rotate_and_tampering_is_caught() -> None:
     assert await after.decode([sealed]) == [plain]  # the old key still opens old payloads
     [resealed] = await after.encode([plain])
     assert resealed.metadata["encryption-key-id"] == b"2026-11"
-    assert await after.decode([plain]) == [plain]  # written before encryption: passed through
-
-    with pytest.raises(UnknownKeyError):
-        await EncryptionCodec({"2026-11": NEW}, "2026-11").decode([sealed])
+    # Refused, with the reason (tests/test_forged_messages.py: what that does to a dossier).
+    [unsealed] = await after.decode([plain])
+    assert unsealed.metadata[REFUSED] == b"not encrypted with the agency's payload key"
+    assert unsealed.data == plain.data
+    [unknown] = await EncryptionCodec({"2026-11": NEW}, "2026-11").decode([sealed])
+    assert unknown.metadata[REFUSED].startswith(b"encrypted with a key this process does not")
     tampered = Payload(metadata=sealed.metadata, data=sealed.data[:-1] + b"x")
-    with pytest.raises(InvalidTag):
-        await before.decode([tampered])
+    [altered] = await before.decode([tampered])
+    assert altered.metadata[REFUSED] == b"does not open with key '2026-10': forged or altered"
+    # Written before encryption was turned on, and allowed: passed through.
+    legacy = EncryptionCodec({"2026-11": NEW}, "2026-11", accept_unencrypted=True)
+    assert await legacy.decode([plain]) == [plain]
 
 
 # ---- every payload of rich dossiers' histories -------------------------------------------------
@@ -405,17 +410,29 @@ async def test_operators_read_payloads_through_the_codec_endpoint(
     assert APPLICANT["full_name"] not in content  # personal data never went in at all
 
 
-async def test_the_codec_endpoint_is_for_operators(api: ApiClient) -> None:
-    sealed = {"payloads": [{"metadata": {"encoding": base64.b64encode(ENCODING).decode()}}]}
+PLAIN = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
+
+
+async def _sealed(stack: Stack) -> dict[str, Any]:
+    """PLAIN as the API and the worker seal it."""
+    [payload] = ParseDict(PLAIN, Payloads()).payloads
+    return MessageToDict(Payloads(payloads=await codec_from(stack.settings).encode([payload])))
+
+
+async def test_the_codec_endpoint_is_for_operators(api: ApiClient, stack: Stack) -> None:
+    sealed = await _sealed(stack)
     assert (await api.http.post("/codec/decode", json=sealed)).status_code == 401
     desk = await api.as_official("bpmc.desk_officer")
     assert (await api.http.post("/codec/decode", json=sealed, headers=desk)).status_code == 403
     operator = await api.as_official("ops.operator")
-    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
-    encoded = await api.http.post("/codec/encode", json=plain, headers=operator)
-    assert encoded.status_code == 200
-    decoded = await api.http.post("/codec/decode", json=encoded.json(), headers=operator)
-    assert decoded.json() == plain
+    decoded = await api.http.post("/codec/decode", json=sealed, headers=operator)
+    assert decoded.json() == PLAIN
+    # It opens, never seals: only the API and the worker write what a dossier will read.
+    assert (await api.http.post("/codec/encode", json=PLAIN, headers=operator)).status_code == 404
+    # A payload it refuses comes back marked, for the operator to see why.
+    refused = (await api.http.post("/codec/decode", json=PLAIN, headers=operator)).json()
+    reason = refused["payloads"][0]["metadata"][REFUSED]
+    assert base64.b64decode(reason) == b"not encrypted with the agency's payload key"
     broken = await api.http.post("/codec/decode", json={"payloads": 3}, headers=operator)
     assert broken.status_code == 400
 
@@ -429,14 +446,14 @@ async def test_the_web_ui_opens_payloads_with_the_operators_cookie(
     assert r.status_code == 200
     cookie = r.cookies["motcua_codec"]
     ui = {"Origin": stack.settings.temporal_ui_url}
-    plain = {"payloads": [{"metadata": {"encoding": "anNvbi9wbGFpbg=="}, "data": "MQ=="}]}
+    sealed = await _sealed(stack)
     async with httpx.AsyncClient(base_url=stack.base_url, headers=ui) as stranger:
-        assert (await stranger.post("/codec/encode", json=plain)).status_code == 401
+        assert (await stranger.post("/codec/decode", json=sealed)).status_code == 401
     desk = await ApiClient(http, demo_password).token("bpmc.desk_officer")
     for token, expected in ((cookie, 200), (desk, 403)):
         async with httpx.AsyncClient(
             base_url=stack.base_url, headers=ui, cookies={"motcua_codec": token}
         ) as browser:
-            r = await browser.post("/codec/encode", json=plain)
+            r = await browser.post("/codec/decode", json=sealed)
             assert r.status_code == expected
             assert r.headers["access-control-allow-origin"] == stack.settings.temporal_ui_url

@@ -30,7 +30,7 @@ from tests.replaying import (
     check_replays,
     event_kind,
     replay_failures,
-    replayer,
+    replayer_for,
     save_if_recording,
 )
 from tests.withdrawn_build import WITHDRAWN_BUILD
@@ -53,7 +53,7 @@ def _recorded() -> list[WorkflowHistory]:
 
 @pytest.mark.parametrize("history", _recorded(), ids=lambda h: h.workflow_id)
 async def test_recorded_history_replays(history: WorkflowHistory) -> None:
-    await replayer().replay_workflow(history)
+    await replayer_for(history).replay_workflow(history)
 
 
 def _stranded() -> list[WorkflowHistory]:
@@ -76,7 +76,7 @@ async def test_a_history_split_by_the_sdk_is_recognised(history: WorkflowHistory
     assert first_task == ["upsert_workflow_search_attributes", "marker:core_local_activity"]
     assert second_task[0] == "marker:core_patch"
     with pytest.raises(Exception, match="patch marker encountered for change step-reminders"):
-        await replayer().replay_workflow(history)
+        await replayer_for(history).replay_workflow(history)
 
 
 def _patches(history: WorkflowHistory) -> set[str]:
@@ -200,7 +200,7 @@ async def test_snapshot_history_replays(stack: Stack) -> None:
         task_queue=stack.settings.temporal_task_queue,
     )
     history = await stack.client.get_workflow_handle(workflow_id).fetch_history()
-    await replayer().replay_workflow(history)
+    await replayer_for(history).replay_workflow(history)
     save_if_recording("snapshot", history)
 
 

@@ -2,11 +2,15 @@
 (`temporal workflow show --codec-endpoint … --codec-auth "Bearer …"`) send the encrypted
 payloads here and show what they hold. Only an operator's token opens them: as a bearer
 token (the CLI), or as the cookie `/codec/login` sets in the operator's browser (the Web UI,
-with "Include cross-origin credentials" on in its codec settings)."""
+with "Include cross-origin credentials" on in its codec settings).
+
+There is no `/encode`: a payload only the API and the worker can seal is what stops anyone
+who reaches Temporal, an operator included, from acting on a dossier as an official. A
+payload the codec refuses (plain, forged, or under a key it does not hold) comes back marked
+`motcua-refused` with the reason, for the operator to see."""
 
 from typing import Any
 
-from cryptography.exceptions import InvalidTag
 from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import HTMLResponse
 from google.protobuf.json_format import MessageToDict, ParseDict, ParseError
@@ -14,7 +18,6 @@ from temporalio.api.common.v1 import Payloads
 
 from api.audit import entry
 from api.deps import ContextDep, OperatorDep
-from motcua.codec import UnknownKeyError
 from store.audit import append
 
 router = APIRouter(prefix="/codec", tags=["operators"])
@@ -29,14 +32,6 @@ def _payloads(body: PayloadsJson) -> Payloads:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=f"not payloads: {exc}") from exc
 
 
-@router.post("/encode", responses={400: {}, 401: {}, 403: {}})
-async def encode(body: PayloadsJson, ctx: ContextDep, operator: OperatorDep) -> PayloadsJson:
-    codec = ctx.temporal.data_converter.payload_codec
-    assert codec is not None
-    encoded = await codec.encode(_payloads(body).payloads)
-    return MessageToDict(Payloads(payloads=encoded))
-
-
 @router.post("/decode", responses={400: {}, 401: {}, 403: {}})
 async def decode(
     body: PayloadsJson, request: Request, ctx: ContextDep, operator: OperatorDep
@@ -47,11 +42,7 @@ async def decode(
     # An operator reading what Temporal holds is a read of (possibly) personal data.
     detail = {"payloads": len(payloads), "namespace": request.headers.get("X-Namespace")}
     await append(ctx.sessionmaker, entry(request, "decode_payloads", operator, detail=detail))
-    try:
-        decoded = await codec.decode(payloads)
-    except (UnknownKeyError, InvalidTag, ValueError) as exc:
-        raise HTTPException(status.HTTP_400_BAD_REQUEST, detail=str(exc)) from exc
-    return MessageToDict(Payloads(payloads=decoded))
+    return MessageToDict(Payloads(payloads=await codec.decode(payloads)))
 
 
 _LOGIN_PAGE = """<!doctype html>
