@@ -24,8 +24,11 @@ from temporalio.worker import Worker
 from activities.dossier_activities import DossierActivities
 from activities.notifications import OutboxDispatcher, senders_from
 from activities.outage import DatabaseOutage, DatabaseOutageInterceptor
-from activities.payment_gateway import SandboxGateway
+from activities.payment_gateway import PaymentGateway, SandboxGateway
+from activities.payment_settlement import PaymentReconciliation
 from activities.statistics_activities import StatisticsActivities
+from activities.upload_activities import UploadActivities
+from activities.vnpay import VnpayAccount, VnpayGateway
 from motcua.logging import configure_logging
 from motcua.schedules import ensure_schedules
 from motcua.settings import RefusedToStart, Settings, get_settings
@@ -33,16 +36,24 @@ from motcua.temporal import connect_temporal, leave, worker_runtime
 from store.db import Sessionmaker, create_engine, create_sessionmaker
 from workflows.consultation import ConsultationWorkflow
 from workflows.dossier import DossierWorkflow
+from workflows.payment_reconciliation import PaymentReconciliationWorkflow
 from workflows.service_index_snapshot import ServiceIndexSnapshotWorkflow
+from workflows.unattached_uploads import UnattachedUploadsWorkflow
 
 log = structlog.get_logger()
 
-WORKFLOWS = [DossierWorkflow, ConsultationWorkflow, ServiceIndexSnapshotWorkflow]
+WORKFLOWS = [
+    DossierWorkflow,
+    ConsultationWorkflow,
+    ServiceIndexSnapshotWorkflow,
+    PaymentReconciliationWorkflow,
+    UnattachedUploadsWorkflow,
+]
 WORKFLOWS_DIR = Path(__file__).resolve().parent / "workflows"
 
 
 def activities_of(
-    activities: DossierActivities, statistics: StatisticsActivities
+    activities: DossierActivities, statistics: StatisticsActivities, uploads: UploadActivities
 ) -> list[Callable[..., Any]]:
     return [
         activities.record_transition,
@@ -53,6 +64,7 @@ def activities_of(
         activities.record_supplement,
         activities.record_consultation,
         statistics.take_snapshot,
+        uploads.delete_unattached_uploads,
     ]
 
 
@@ -74,20 +86,29 @@ def build_worker(
     """The worker of `worker.py`; `options` go to the Worker as they are (the tests' other
     builds, interceptors, cache sizes)."""
     cache_workflow_bytecode()
-    if not settings.sandbox_gateway:
-        raise RefusedToStart(
-            "no payment gateway configured: SANDBOX_GATEWAY=true enables the demo gateway "
-            "(the only adapter so far)"
-        )
+    settings.refuse_unusable_gateway()
+    gateway: PaymentGateway
+    extra: list[Callable[..., Any]] = []
+    if settings.payment_gateway == "vnpay":
+        gateway = VnpayGateway(settings.public_base_url)
+        # Its querydr client lives as long as the worker's process.
+        http = httpx.AsyncClient(timeout=30)
+        reconciliation = PaymentReconciliation(sessionmaker, VnpayAccount.of(settings), http)
+        extra.append(reconciliation.reconcile_payments)
+    else:
+        gateway = SandboxGateway(sessionmaker, settings.public_base_url)
     activities = DossierActivities(
-        sessionmaker,
-        SandboxGateway(sessionmaker, settings.public_base_url),
-        settings.document_key.get_secret_value().encode(),
+        sessionmaker, gateway, settings.document_key.get_secret_value().encode()
     )
     defaults: dict[str, Any] = {
         "task_queue": settings.temporal_task_queue,
         "workflows": WORKFLOWS,
-        "activities": activities_of(activities, StatisticsActivities(sessionmaker)),
+        "activities": activities_of(
+            activities,
+            StatisticsActivities(sessionmaker),
+            UploadActivities(sessionmaker, settings.files_dir),
+        )
+        + extra,
         "max_cached_workflows": settings.workflow_cache_size,
     }
     return Worker(client, **(defaults | options))
@@ -108,7 +129,9 @@ async def main(name: str) -> None:
     worker = build_worker(
         client, sessionmaker, settings, interceptors=[DatabaseOutageInterceptor(outage)]
     )
-    await ensure_schedules(client, settings.temporal_task_queue)
+    vnpay = settings.payment_gateway == "vnpay"
+    reconcile_after = settings.payment_reconcile_minutes if vnpay else None
+    await ensure_schedules(client, settings.temporal_task_queue, reconcile_after)
 
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -8,7 +8,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api import throttle
 from api.context import AppContext
 from api.security import TokenClaims, lookup_key_matches
-from api.throttle import lookup_limit
 from domain.catalog import Agency, LoadedCatalog
 from domain.codes import is_dossier_code
 from domain.dossier import HEAD_ROLE, Channel
@@ -35,9 +34,7 @@ async def load_for_applicant(
     if dossier is None or not lookup_key_matches(key, code, dossier.lookup_salt, secret):
         # Counted (and throttled) on failure only: a lookup with the right key costs nothing
         # more, and a key cannot be guessed anyway; what is slowed down is probing for codes.
-        limit = lookup_limit(ctx.settings)
-        await throttle.check(ctx.sessionmaker, limit)
-        await throttle.failed(ctx.sessionmaker, limit)
+        await throttle.lookup_failed(ctx)
         raise _not_found()
     return dossier
 

@@ -36,15 +36,29 @@ def _unauthorized(detail: str) -> HTTPException:
     )
 
 
-def optional_official(
+async def token_official(ctx: AppContext, token: str | None) -> TokenClaims | None:
+    """The official a token speaks for, or None: the one rule for the bearer token, the pages'
+    session cookie and the codec cookie. The token must be ours, unexpired, and carry the
+    official's current token version: one deactivated, moved to another department or role,
+    or saved with a new password since it was issued is refused (at most TOKEN_CHECK_SECONDS
+    later, which is how long a process trusts the version it last read)."""
+    if not token:
+        return None
+    claims = read_token(token, ctx.settings.jwt_secret.get_secret_value())
+    if claims is None or await ctx.token_version(claims.username) != claims.version:
+        return None
+    return claims
+
+
+async def optional_official(
     ctx: ContextDep, token: Annotated[str | None, Depends(_bearer)]
 ) -> TokenClaims | None:
     """The official behind the bearer token, None without one; a bad token is a 401."""
     if token is None:
         return None
-    claims = read_token(token, ctx.settings.jwt_secret.get_secret_value())
+    claims = await token_official(ctx, token)
     if claims is None:
-        raise _unauthorized("invalid or expired token")
+        raise _unauthorized("invalid, expired or revoked token")
     return claims
 
 
@@ -74,13 +88,18 @@ LookupKeyDep = Annotated[str | None, Depends(_lookup_key)]
 CODEC_COOKIE = "motcua_codec"
 
 
-def current_operator(
+async def codec_cookie_official(
     ctx: ContextDep,
-    official: OptionalOfficialDep,
     cookie: Annotated[str | None, Cookie(alias=CODEC_COOKIE, include_in_schema=False)] = None,
+) -> TokenClaims | None:
+    return await token_official(ctx, cookie)
+
+
+def current_operator(
+    official: OptionalOfficialDep,
+    by_cookie: Annotated[TokenClaims | None, Depends(codec_cookie_official)] = None,
 ) -> TokenClaims:
-    if official is None and cookie is not None:
-        official = read_token(cookie, ctx.settings.jwt_secret.get_secret_value())
+    official = official or by_cookie
     if official is None:
         raise _unauthorized("this needs an operator's bearer token or codec cookie")
     if official.role != OPERATOR_ROLE:

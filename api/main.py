@@ -19,9 +19,11 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError
 from starlette.datastructures import MutableHeaders
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import metrics, pages
+from api.body_limit import BodyLimit
 from api.context import AppContext
 from api.errors import problem
 from api.routes import (
@@ -36,6 +38,7 @@ from api.routes import (
     sandbox,
     stats,
     tasks,
+    vnpay,
 )
 from api.throttle import client_address
 from domain.catalog import load_catalog
@@ -53,6 +56,7 @@ log = structlog.get_logger()
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     settings.refuse_demo_secrets()
+    settings.refuse_unusable_gateway()
     catalog = load_catalog(settings.catalog_path)
     engine = create_engine(settings.require_database_url(), settings.db_pool_size)
     await migrate(engine)
@@ -180,15 +184,27 @@ async def _database_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+def _allowed_methods(request: Request) -> str:
+    """The methods of every route of the request's path: Starlette's 405 names only those of
+    the first (GET of a path that takes POST too, as its own route, says `Allow: GET`)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] != Match.NONE:
+            methods |= getattr(route, "methods", None) or set()
+    return ", ".join(sorted(methods))
+
+
 async def _http_error(request: Request, exc: Exception) -> Response:
     """A body that is not even text (broken UTF-8) is a malformed request like any other: 422
     in the same shape, not FastAPI's bare 400. A 503 (the engine or the database unavailable)
-    says when to try again."""
+    says when to try again. A 405 names every method the path takes."""
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 400 and exc.detail == "There was an error parsing the body":
         return JSONResponse({"detail": [problem("the body is not valid UTF-8 JSON")]}, 422)
     if exc.status_code == 503 and "Retry-After" not in (exc.headers or {}):
         exc.headers = {**(exc.headers or {}), "Retry-After": str(RETRY_AFTER_SECONDS)}
+    if exc.status_code == 405:
+        exc.headers = {**(exc.headers or {}), "Allow": _allowed_methods(request)}
     if pages.is_page(request.url.path):
         return pages.http_error_page(
             request, HTTPException(exc.status_code, exc.detail, exc.headers)
@@ -206,6 +222,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=_lifespan,
     )
     app.state.settings = settings
+    # Inside RequestContext: a body refused as too large is logged and counted like any answer.
+    app.add_middleware(BodyLimit, settings=settings)
     app.add_middleware(RequestContext)
     app.add_exception_handler(RequestValidationError, _invalid_request)
     app.add_exception_handler(DataError, _unstorable_data)
@@ -223,12 +241,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     routers = (health, procedures, files, dossiers, auth, tasks, payments, codec, admin, stats)
     for router in routers:
         app.include_router(router.router)
-    app.include_router(metrics.router)
+    metrics.install(app)
     pages.install(app)
     # Pages and JSON travel compressed: a 3G phone pays for every byte.
     app.add_middleware(GZipMiddleware, minimum_size=1000)
-    if settings.sandbox_gateway:
+    if settings.payment_gateway == "sandbox":
         app.include_router(sandbox.router)
+    elif settings.payment_gateway == "vnpay":
+        app.include_router(vnpay.router)
     return app
 
 

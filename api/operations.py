@@ -24,9 +24,8 @@ from api.audit import audited, entry, entry_by
 from api.context import AppContext
 from api.documents import rendered
 from api.schemas import ActionIn, DossierCreate, FilePublic, RatingIn, SupplementIn
-from api.security import TokenClaims, verify_password
+from api.security import TokenClaims, check_password
 from api.submission import Submitted, submit_dossier
-from api.throttle import login_limit
 from api.uploads import receive_upload
 from domain.dossier import StatusCode
 from store import dossiers as repo
@@ -41,33 +40,53 @@ log = structlog.get_logger()
 async def log_in(
     ctx: AppContext, session: AsyncSession, request: Request, username: str, password: str
 ) -> TokenClaims:
-    """The official behind a username and password; 401 (or 429 after too many failures)."""
+    """The official behind a username and password; 401 (or 429 after too many failures:
+    api/throttle.py)."""
     # A name PostgreSQL could not even store cannot be an official's.
     storable = username.isprintable()
     name = username[:64] if storable else "?"
-    limit = login_limit(ctx.settings)
-    await throttle.check(ctx.sessionmaker, limit, f"user:{name}")
+    login = await throttle.reserve_login(ctx, name)
     official = await get_official(session, username) if storable else None
-    if official is None or not verify_password(official.password_hash, password):
+    # The read is over: its connection goes back to the pool while the password is checked
+    # (a burst of logins, waiting their turn at the hasher, would hold them all).
+    await session.commit()
+    # Checked for an unknown name too (against a hash of nothing): it answers no faster.
+    password_hash = official.password_hash if official is not None else None
+    right = await check_password(password_hash, password, ctx.password_checks)
+    if official is None or not right:
         # Failed logins are kept (by the name tried), for the security office to see.
-        await throttle.failed(ctx.sessionmaker, limit, f"user:{name}")
         await append(ctx.sessionmaker, entry_by(request, name, "unknown", "login_failed"))
         raise HTTPException(
             status.HTTP_401_UNAUTHORIZED,
             detail="wrong username or password",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    await throttle.login_succeeded(ctx, login)
     await append(ctx.sessionmaker, entry_by(request, official.username, official.role, "login"))
-    return TokenClaims(official.username, official.department, official.role)
+    return TokenClaims(
+        official.username, official.department, official.role, official.token_version
+    )
 
 
 async def upload(
-    ctx: AppContext, session: AsyncSession, request: Request, file: UploadFile
+    ctx: AppContext,
+    session: AsyncSession,
+    request: Request,
+    file: UploadFile,
+    official: TokenClaims | None = None,
 ) -> FilePublic:
-    """One component's file, checked by its content and size, stored, and audited."""
+    """One component's file, checked by its content and size, stored, and audited. Anyone's
+    uploads are counted per client (429 past UPLOADS_PER_HOUR); an official's are not."""
+    if official is None:
+        try:
+            await throttle.upload_counted(ctx)
+        except HTTPException as exc:
+            refused = {"refused": exc.status_code}
+            await append(ctx.sessionmaker, entry(request, "upload", None, detail=refused))
+            raise
     stored = await receive_upload(ctx, session, file)
     detail = {"file_id": str(stored.file_id), "size": stored.size}
-    await append(ctx.sessionmaker, entry(request, "upload", None, detail=detail))
+    await append(ctx.sessionmaker, entry(request, "upload", official, detail=detail))
     return stored
 
 

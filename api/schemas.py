@@ -16,6 +16,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.json_schema import JsonDict
 
 from domain.calendar import VN_TZ
 from domain.dossier import Action, Channel, DeliveryMethod
@@ -154,11 +155,20 @@ class FilePublic(BaseModel):
 
 # ---- submission ---------------------------------------------------------------------------
 
-_CCCD = re.compile(r"^\d{12}$")
-_TAX_CODE = re.compile(r"^\d{10}(-\d{3})?$")
+# The applicant's number, by kind; in the schema too (`if`/`then`/`else`), so that it says
+# exactly which bodies the API takes. ASCII digits only: Python's `\d` takes any script's.
+_CCCD = "[0-9]{12}"
+_TAX_CODE = "[0-9]{10}(-[0-9]{3})?"
+_ID_NUMBER_BY_KIND: JsonDict = {
+    "if": {"properties": {"kind": {"const": "individual"}}},
+    "then": {"properties": {"id_number": {"pattern": f"^{_CCCD}$"}}},
+    "else": {"properties": {"id_number": {"pattern": f"^{_TAX_CODE}$"}}},
+}
 
 
 class ApplicantIn(_Request):
+    model_config = ConfigDict(json_schema_extra=_ID_NUMBER_BY_KIND)
+
     kind: Literal["individual", "organization"]
     full_name: str = Field(min_length=1, max_length=200, pattern=TEXT)
     id_number: str = Field(
@@ -170,9 +180,9 @@ class ApplicantIn(_Request):
 
     @model_validator(mode="after")
     def _check_id_number(self) -> "ApplicantIn":
-        if self.kind == "individual" and not _CCCD.match(self.id_number):
+        if self.kind == "individual" and not re.fullmatch(_CCCD, self.id_number):
             raise ValueError("id_number of an individual must be the 12-digit citizen ID (CCCD)")
-        if self.kind == "organization" and not _TAX_CODE.match(self.id_number):
+        if self.kind == "organization" and not re.fullmatch(_TAX_CODE, self.id_number):
             raise ValueError(
                 "id_number of an organization must be its tax code (10 or 10-3 digits)"
             )
@@ -417,7 +427,7 @@ class ConsultationAnswerIn(_Request):
 
 class AlertPublic(BaseModel):
     dossier_code: str
-    kind: Literal["reminder", "overdue", "apology_due", "assigned"]
+    kind: Literal["reminder", "overdue", "apology_due", "assigned", "payment_attention"]
     message: str
     at: LocalDatetime
 
@@ -440,6 +450,19 @@ class PaymentPublic(BaseModel):
     amount_vnd: int
     status: str
     pay_url: str | None
+
+
+class PaymentAttention(BaseModel):
+    """Money taken that is owed back, as operators list it: a payment attempt paid with the
+    wrong amount or for nothing (VNPAY), or a fee paid for a dossier withdrawn or finished."""
+
+    dossier_code: str
+    status: str = Field(description="amount_mismatch or refund_due")
+    fee_vnd: int
+    paid_vnd: int | None = Field(description="What the gateway took, when it said")
+    txn_ref: str | None = Field(description="The gateway attempt's reference (VNPAY's TxnRef)")
+    transaction_no: str | None = Field(description="The gateway's own transaction number")
+    at: LocalDatetime | None
 
 
 class GatewayCallback(BaseModel):

@@ -1,7 +1,9 @@
 """Officials' passwords (argon2) and bearer tokens (short-lived, signed JWT); applicants'
 lookup keys (an HMAC of the dossier code and a per-dossier salt, so the key is never stored)."""
 
+import asyncio
 import base64
+import functools
 import hashlib
 import hmac
 import secrets
@@ -29,11 +31,36 @@ def verify_password(password_hash: str, password: str) -> bool:
         return False
 
 
+@functools.cache
+def _hash_of_nothing() -> str:
+    """What a password is checked against when the name is no official's."""
+    return _hasher.hash(secrets.token_urlsafe(16))
+
+
+def _verify_or_waste(password_hash: str | None, password: str) -> bool:
+    return verify_password(password_hash or _hash_of_nothing(), password) and bool(password_hash)
+
+
+async def check_password(
+    password_hash: str | None, password: str, at_once: asyncio.Semaphore
+) -> bool:
+    """Whether `password` is the one of `password_hash` (None: no such official, so no).
+
+    In a thread: argon2 takes tens of milliseconds of CPU (and 64 MiB), which would stop the
+    event loop, and so every other request, for as long; `at_once` bounds the threads (and the
+    memory) a burst of logins can take. An unknown name costs the same verification, against
+    a hash of nothing, so it answers no faster than a known one."""
+    async with at_once:
+        return await asyncio.to_thread(_verify_or_waste, password_hash, password)
+
+
 @dataclass(frozen=True)
 class TokenClaims:
     username: str
     department: str
     role: str
+    # The official's token version when the token was issued (api.deps.token_official).
+    version: int
 
     @property
     def actor(self) -> Actor:
@@ -46,6 +73,7 @@ def issue_token(claims: TokenClaims, secret: str, ttl: timedelta) -> str:
         "sub": claims.username,
         "dept": claims.department,
         "role": claims.role,
+        "ver": claims.version,
         "iat": now,
         "exp": now + ttl,
     }
@@ -53,13 +81,16 @@ def issue_token(claims: TokenClaims, secret: str, ttl: timedelta) -> str:
 
 
 def read_token(token: str, secret: str) -> TokenClaims | None:
-    """The token's claims, or None when it is forged, expired or malformed."""
+    """The token's claims, or None when it is forged, expired or malformed. Whether they
+    still hold is api.deps.token_official's to say."""
     try:
         payload = jwt.decode(
             token, secret, algorithms=[_ALGORITHM], options={"require": ["exp", "sub"]}
         )
-        return TokenClaims(str(payload["sub"]), str(payload["dept"]), str(payload["role"]))
-    except (jwt.PyJWTError, KeyError):
+        return TokenClaims(
+            str(payload["sub"]), str(payload["dept"]), str(payload["role"]), int(payload["ver"])
+        )
+    except (jwt.PyJWTError, KeyError, TypeError, ValueError):
         return None
 
 

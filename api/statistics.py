@@ -2,7 +2,8 @@
 denominator, per procedure or department, and day by day from the nightly snapshots.
 
 What the JSON API (api/routes/stats.py) and the leaders' page (api/pages/dashboard.py) both
-answer from: one rule for who may see it, one reading of a period, one set of figures."""
+answer from: one rule for who may see it (leaders their own agency's figures, operators
+all), one reading of a period, one set of figures."""
 
 import csv
 import io
@@ -17,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import TokenClaims
 from domain.calendar import VN_TZ
+from domain.catalog import LoadedCatalog
 from domain.dossier import LEADER_ROLE, OPERATOR_ROLE
 from store.statistics import (
     GroupBy,
@@ -101,6 +103,79 @@ def check_viewer(official: TokenClaims) -> TokenClaims:
     if not may_see(official):
         raise HTTPException(status.HTTP_403_FORBIDDEN, detail="this is for leaders and operators")
     return official
+
+
+def department_agencies(catalog: LoadedCatalog, department: str) -> frozenset[str]:
+    """The agencies a department works for: the one whose one-stop desk it is, or whose
+    procedures' steps it takes (the catalog gives each department to one agency; a department
+    it only consults, liên thông, is another agency's)."""
+    c = catalog.catalog
+    desks = {a.code for a in c.agencies if a.desk_department == department}
+    steps = {p.agency for p in c.procedures if any(s.department == department for s in p.steps)}
+    return frozenset(desks | steps)
+
+
+def viewable_agencies(catalog: LoadedCatalog, official: TokenClaims) -> frozenset[str] | None:
+    """Whose figures the official may see: every agency's for an operator (None), their own
+    agency's for a leader (their department's), none for anyone else."""
+    if official.role == OPERATOR_ROLE:
+        return None
+    if official.role == LEADER_ROLE:
+        return department_agencies(catalog, official.department)
+    return frozenset()
+
+
+class OutOfScope(Exception):
+    """The official asked for figures beyond their own agency's (`own`)."""
+
+    def __init__(self, own: frozenset[str]) -> None:
+        super().__init__(f"outside {sorted(own)}")
+        self.own = own
+
+
+def scope(
+    catalog: LoadedCatalog,
+    official: TokenClaims,
+    agency: str | None = None,
+    procedure: str | None = None,
+    department: str | None = None,
+) -> str | None:
+    """The agency whose dossiers the figures count, for what the official asks: as asked for
+    an operator (None: every agency); for a leader, their own agency (when they name none),
+    and within it only (its procedures, its departments). OutOfScope otherwise.
+
+    The one rule of the JSON API and the leaders' page."""
+    own = viewable_agencies(catalog, official)
+    if own is None:
+        return agency
+    asked = catalog.procedures.get(procedure) if procedure else None
+    if (
+        (agency is not None and agency not in own)
+        or (procedure and (asked is None or asked.agency not in own))
+        or (department and not department_agencies(catalog, department) & own)
+    ):
+        raise OutOfScope(own)
+    if agency is None:
+        if len(own) != 1:  # none, or (against the catalog's rule) several: name one
+            raise OutOfScope(own)
+        [agency] = own
+    return agency
+
+
+def check_scope(
+    catalog: LoadedCatalog,
+    official: TokenClaims,
+    agency: str | None = None,
+    procedure: str | None = None,
+    department: str | None = None,
+) -> str | None:
+    """`scope`, with its refusal as the JSON API's 403."""
+    try:
+        return scope(catalog, official, agency, procedure, department)
+    except OutOfScope as exc:
+        own = ", ".join(sorted(exc.own)) or "none in the catalog"
+        detail = f"a leader sees their own agency's figures only (agency={own})"
+        raise HTTPException(status.HTTP_403_FORBIDDEN, detail=detail) from exc
 
 
 # ---- periods ----------------------------------------------------------------------------

@@ -144,7 +144,8 @@ class Stack:
             "DATABASE_URL": database_url,
             "TEMPORAL_ADDRESS": f"127.0.0.1:{self.temporal_port}",
             "PUBLIC_BASE_URL": self.api_url,
-            "SANDBOX_GATEWAY": "true",
+            "PAYMENT_GATEWAY": "sandbox",
+            "SANDBOX_GATEWAY_ALLOWED": "true",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(receivers.smtp_port),
             "SMTP_FROM": SMTP_FROM,
@@ -154,6 +155,8 @@ class Stack:
             "DATA_DIR": str(root / "data"),
             "LOG_FORMAT": "json",
             "WORKER_METRICS_ADDRESS": "",  # several workers: no port to share
+            # Every dossier's files come from this one client.
+            "UPLOADS_PER_HOUR": "1000000",
         }
         self.temporal: subprocess.Popen[bytes] | None = None
         self.api: subprocess.Popen[bytes] | None = None

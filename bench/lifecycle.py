@@ -1,5 +1,6 @@
 """Drive N dossiers through the whole lifecycle over the HTTP API of a running stack
-(`make run`), then time status lookups. Prints one line:
+(`UPLOADS_PER_HOUR=1000000 make run`: every upload comes from this one client, which the
+API would otherwise throttle), then time status lookups. Prints one line:
 
     lifecycles_per_s=… lookup_per_s=… lookup_p50_ms=… lookup_p99_ms=…
 

@@ -1,6 +1,7 @@
-"""Many open dossiers, most of them out of the worker's cache: fill a running stack (`make run`)
-with N dossiers waiting at their first review step, then time status lookups and officials'
-actions on dossiers picked at random among all of them. Prints one line:
+"""Many open dossiers, most of them out of the worker's cache: fill a running stack
+(`UPLOADS_PER_HOUR=1000000 make run`: every upload comes from this one client) with N
+dossiers waiting at their first review step, then time status lookups and officials' actions
+on dossiers picked at random among all of them. Prints one line:
 
     open=… lookups_per_s=… lookup_p50_ms=… lookup_p99_ms=… actions_per_s=… action_p99_ms=…
     worker_rss_mb=… recorded_share=… actions_unconfirmed=…

@@ -4,6 +4,8 @@ motcua run                      # the whole stack for development (what `make ru
 motcua migrate                  # apply database migrations
 motcua catalog load             # validate the catalog file and record its version
 motcua official add USERNAME --department CODE --role ROLE --password PW
+motcua official move USERNAME --department CODE --role ROLE
+motcua official deactivate USERNAME   # no more logins (`official add` restores them)
 motcua search-attributes        # register the search attributes on a Temporal cluster
 motcua outbox [--dossier CODE]  # the applicants' notifications, newest first
 motcua audit verify             # walk the audit trail's hash chain; name the first broken row
@@ -47,7 +49,7 @@ from store.catalog import record_catalog_version
 from store.db import create_engine, create_sessionmaker
 from store.dossiers import recent_notifications
 from store.migrate import migrate
-from store.officials import upsert_official
+from store.officials import deactivate_official, move_official, upsert_official
 from workflows import search_attributes as sa
 
 T = TypeVar("T")
@@ -157,14 +159,16 @@ def run_stack(settings: Settings) -> int:
     workers and API_PROCESSES API processes on those servers: the production shape, on one
     machine."""
     env = dict(os.environ)
-    # The embedded stack's API and worker pay through the sandbox gateway unless told otherwise.
-    env.setdefault("SANDBOX_GATEWAY", "true")
-    # Every server ours, holding nothing real: the demo, with its public secrets and officials.
+    # Every server ours, holding nothing real: the demo, with its public secrets and officials,
+    # paying through the sandbox gateway unless told otherwise. On external servers the
+    # gateway is the operator's to configure (PAYMENT_GATEWAY).
     demo = not settings.database_url and not settings.temporal_address
     if demo:
         env.setdefault("DEMO_SECRETS", "true")
+        env.setdefault("PAYMENT_GATEWAY", "sandbox")
     else:
         settings.refuse_demo_secrets()  # at once, not as every child's dying words
+        settings.refuse_unusable_gateway()
     data = settings.data_dir
     supervisor = Supervisor()
     pg_server = None
@@ -329,6 +333,12 @@ def main(argv: list[str] | None = None) -> int:
     add.add_argument("--department", required=True)
     add.add_argument("--role", required=True)
     add.add_argument("--password", required=True)
+    move = official_sub.add_parser("move", help="to another department or role")
+    move.add_argument("username")
+    move.add_argument("--department", required=True)
+    move.add_argument("--role", required=True)
+    deactivate = official_sub.add_parser("deactivate", help="no more logins, sessions ended")
+    deactivate.add_argument("username")
     sub.add_parser("search-attributes", help="register search attributes on Temporal")
     outbox = sub.add_parser("outbox", help="the applicants' notifications, newest first")
     outbox.add_argument("--dossier", help="only this dossier's")
@@ -360,9 +370,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"catalog {load_catalog(settings.catalog_path).version} is valid")
             else:
                 print(f"catalog {_run(prepare_database(settings)).version} recorded")
-        elif args.command == "official":
+        elif args.command == "official" and args.action == "add":
             _run(_add_official(settings, args.username, args.department, args.role, args.password))
             print(f"official {args.username} ({args.department}, {args.role}) saved")
+        elif args.command == "official" and args.action == "move":
+            _run(_move_official(settings, args.username, args.department, args.role))
+            print(f"official {args.username} moved to {args.department}, {args.role}")
+        elif args.command == "official":
+            _run(_deactivate_official(settings, args.username))
+            print(f"official {args.username} deactivated")
         elif args.command == "outbox":
             for line in _run(_outbox(settings, args.dossier, args.limit)):
                 print(line)
@@ -406,18 +422,47 @@ async def _add_official(
 ) -> None:
     async with _database(settings) as engine:
         catalog = await _prepare(engine, settings, seed_demo=False)
-        if department not in catalog.departments:
-            raise RuntimeError(
-                f"unknown department {department}; the catalog has {sorted(catalog.departments)}"
-            )
+        _check_department(catalog, department)
         sessionmaker = create_sessionmaker(engine)
         async with sessionmaker.begin() as session:
             await upsert_official(session, username, hash_password(password), department, role)
-        who = os.environ.get("USER") or "?"
         detail = {"username": username, "department": department, "role": role}
-        await append(
-            sessionmaker, AuditEntry(f"cli:{who}", "admin", "official_saved", None, None, detail)
+        await append(sessionmaker, _admin_entry("official_saved", detail))
+
+
+async def _move_official(settings: Settings, username: str, department: str, role: str) -> None:
+    async with _database(settings) as engine:
+        catalog = await _prepare(engine, settings, seed_demo=False)
+        _check_department(catalog, department)
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker.begin() as session:
+            if not await move_official(session, username, department, role):
+                raise RuntimeError(f"no official {username}")
+        detail = {"username": username, "department": department, "role": role}
+        await append(sessionmaker, _admin_entry("official_moved", detail))
+
+
+async def _deactivate_official(settings: Settings, username: str) -> None:
+    async with _database(settings) as engine:
+        await migrate(engine)
+        sessionmaker = create_sessionmaker(engine)
+        async with sessionmaker.begin() as session:
+            if not await deactivate_official(session, username):
+                raise RuntimeError(f"no official {username}")
+        await append(sessionmaker, _admin_entry("official_deactivated", {"username": username}))
+
+
+def _check_department(catalog: LoadedCatalog, department: str) -> None:
+    if department not in catalog.departments:
+        raise RuntimeError(
+            f"unknown department {department}; the catalog has {sorted(catalog.departments)}"
         )
+
+
+def _admin_entry(action: str, detail: dict[str, str]) -> AuditEntry:
+    """An audit entry of what an administrator did with the CLI."""
+    who = os.environ.get("USER") or "?"
+    return AuditEntry(f"cli:{who}", "admin", action, None, None, detail)
 
 
 def console() -> NoReturn:

@@ -58,9 +58,17 @@ class Settings(BaseSettings):
     workers: int = Field(default=1, ge=1)
     api_processes: int = Field(default=1, ge=1)
 
-    # The sandbox payment gateway: anyone with a pay link can "pay" in it, so it is for the
-    # embedded stack and demos only (`motcua run` turns it on). No other adapter exists yet.
-    sandbox_gateway: bool = False
+    # The payment gateway (README, "Payments"): `vnpay`, with the agency's merchant account
+    # below, or `sandbox`, the demo's, where anyone with a pay link "pays" with no money: only
+    # for the embedded demo (`make run`, the tests) unless SANDBOX_GATEWAY_ALLOWED says so.
+    payment_gateway: Literal["vnpay", "sandbox"] | None = None
+    sandbox_gateway_allowed: bool = False
+    vnpay_tmn_code: str | None = None
+    vnpay_hash_secret: SecretStr | None = None
+    vnpay_payment_url: str | None = None  # e.g. https://pay.vnpay.vn/vpcpay.html
+    vnpay_api_url: str | None = None  # querydr, e.g. …/merchant_webapi/api/transaction
+    # Attempts with no answer (IPN) after this long are asked about (querydr), every so often.
+    payment_reconcile_minutes: int = Field(default=20, gt=0)
 
     # Secrets. Their defaults are public (they are in this file): for the embedded demo only,
     # which `motcua run` marks with DEMO_SECRETS when it starts the servers itself. Anywhere
@@ -77,6 +85,9 @@ class Settings(BaseSettings):
     # dossiers started before payload encryption are still open (README, "Payload encryption").
     accept_unencrypted_payloads: bool = False
     token_ttl_minutes: int = 30
+    # How long an API process trusts what it last read of an official's state (active,
+    # department, role, password): a token of one deactivated or moved is refused this late.
+    token_check_seconds: float = Field(default=5.0, ge=0)
     lookup_key_secret: SecretStr = SecretStr(_DEMO_LOOKUP_KEY_SECRET)
     payment_callback_secret: SecretStr = SecretStr(_DEMO_PAYMENT_CALLBACK_SECRET)
     # Keys the hash of the applicant's ID number in documents' QR codes.
@@ -103,9 +114,17 @@ class Settings(BaseSettings):
     # How long a status lookup waits for the workflow before answering from the read model.
     query_budget_ms: int = Field(default=1500, gt=0)
     max_upload_bytes: int = 20 * 1024 * 1024
-    # Failed logins allowed per name and per client in 15 minutes, and failed dossier lookups
-    # per client in 10 minutes, before 429.
+    # Any other request body (JSON, a page's form without files): refused past this, 413.
+    max_body_bytes: int = Field(default=64 * 1024, gt=0)
+    # Uploads an anonymous client may make in an hour before 429 (the desk's are not counted).
+    uploads_per_hour: int = Field(default=30, gt=0)
+    # Failed logins of a name from a client before each next try from there waits a delay
+    # (the first, doubling with each failure, up to the longest); failed logins of a client
+    # across all names in 15 minutes, and failed dossier lookups of a client in 10, before 429.
     login_failures_allowed: int = Field(default=5, gt=0)
+    login_delay_seconds: float = Field(default=2.0, gt=0)
+    login_delay_max_seconds: float = Field(default=900.0, gt=0)
+    login_client_failures_allowed: int = Field(default=100, gt=0)
     lookup_failures_allowed: int = Field(default=20, gt=0)
 
     # Delivery of the applicants' notifications. Unset, they stay in the outbox table.
@@ -121,8 +140,17 @@ class Settings(BaseSettings):
 
     # Where the worker serves its Temporal SDK metrics (Prometheus); empty: not served.
     worker_metrics_address: str = "127.0.0.1:9464"
+    # The API's /metrics answers this bearer token (the scraper's) and operators' tokens;
+    # unset, operators' only. Its counts of open and overdue tasks are redone at most this often.
+    metrics_token: SecretStr | None = None
+    metrics_refresh_seconds: float = Field(default=15.0, ge=0)
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+
+    @field_validator("metrics_token", mode="before")
+    @classmethod
+    def _empty_token_is_none(cls, token: object) -> object:
+        return token or None  # METRICS_TOKEN= (as compose passes it unset): no token
 
     @field_validator("payload_keys")
     @classmethod
@@ -182,6 +210,39 @@ class Settings(BaseSettings):
                 "set real ones (e.g. openssl rand -hex 32; PAYLOAD_KEYS: README, "
                 '"Configuration"), or DEMO_SECRETS=true for a demo that holds nothing real'
             )
+
+    def refuse_unusable_gateway(self) -> None:
+        """Stop a process that would take payments through no gateway, through the sandbox
+        where money is real, or through VNPAY without its merchant account."""
+        if self.payment_gateway is None:
+            raise RefusedToStart(
+                "no payment gateway configured: PAYMENT_GATEWAY=vnpay with the VNPAY_* "
+                'variables (README, "Payments"), or PAYMENT_GATEWAY=sandbox for a demo'
+            )
+        if self.payment_gateway == "sandbox" and not (
+            self.demo_secrets or self.sandbox_gateway_allowed
+        ):
+            raise RefusedToStart(
+                "refusing to start: PAYMENT_GATEWAY=sandbox lets anyone with a pay link pay "
+                "with no money; it is for the embedded demo (DEMO_SECRETS=true), or set "
+                "SANDBOX_GATEWAY_ALLOWED=true where no fee is real"
+            )
+        if self.payment_gateway == "vnpay":
+            missing = [
+                name.upper()
+                for name in (
+                    "vnpay_tmn_code",
+                    "vnpay_hash_secret",
+                    "vnpay_payment_url",
+                    "vnpay_api_url",
+                )
+                if not getattr(self, name)
+            ]
+            if missing:
+                raise RefusedToStart(
+                    f"refusing to start: PAYMENT_GATEWAY=vnpay needs {', '.join(missing)} "
+                    '(the agency\'s VNPAY merchant account: README, "Payments")'
+                )
 
     def require_database_url(self) -> str:
         if not self.database_url:

@@ -83,7 +83,11 @@ async def open_tasks(
 
 
 async def existing_file_ids(session: AsyncSession, ids: list[uuid.UUID]) -> set[uuid.UUID]:
-    rows = await session.scalars(select(StoredFile.id).where(StoredFile.id.in_(ids)))
+    """The files of `ids` still stored, held (FOR SHARE) until the transaction ends: the sweep
+    of unattached uploads (store/uploads.py) passes over them while a dossier takes them."""
+    rows = await session.scalars(
+        select(StoredFile.id).where(StoredFile.id.in_(ids)).with_for_update(read=True)
+    )
     return set(rows)
 
 

@@ -34,6 +34,8 @@ class Official(Base):
     role: Mapped[str]
     full_name: Mapped[str | None]
     active: Mapped[bool] = mapped_column(default=True)
+    # In every token issued to the official; moved on to refuse the tokens issued before.
+    token_version: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(server_default="now()")
 
 
@@ -126,6 +128,25 @@ class PaymentEvent(Base):
     received_at: Mapped[datetime] = mapped_column(server_default="now()")
 
 
+class PaymentAttempt(Base):
+    __tablename__ = "payment_attempts"
+    txn_ref: Mapped[str] = mapped_column(primary_key=True)
+    dossier_code: Mapped[str] = mapped_column(ForeignKey("payments.dossier_code"))
+    attempt: Mapped[int] = mapped_column(Integer)
+    amount_vnd: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str]
+    client_ip: Mapped[str]
+    create_date: Mapped[str]
+    expire_date: Mapped[str]
+    desk_department: Mapped[str]
+    desk_role: Mapped[str]
+    created_at: Mapped[datetime] = mapped_column(server_default="now()")
+    settled_at: Mapped[datetime | None]
+    transaction_no: Mapped[str | None]
+    response_code: Mapped[str | None]
+    paid_amount_vnd: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class SandboxGatewayPayment(Base):
     __tablename__ = "sandbox_gateway_payments"
     payment_id: Mapped[str] = mapped_column(primary_key=True)
@@ -208,6 +229,19 @@ class AuditRow(Base):
     client: Mapped[str | None]
     detail: Mapped[dict[str, Any]]
     row_hash: Mapped[str]
+
+
+class RefusalCount(Base):
+    """Refusals of the unidentified, one row per client, kind and hour (store/audit.py)."""
+
+    __tablename__ = "audit_refusals"
+    client: Mapped[str] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(primary_key=True)
+    hour: Mapped[datetime] = mapped_column(primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    first_at: Mapped[datetime]
+    last_at: Mapped[datetime]
+    example: Mapped[dict[str, Any]]
 
 
 class FailedAttempt(Base):

@@ -2,7 +2,7 @@
 
 from collections.abc import Iterable
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +15,15 @@ async def get_official(session: AsyncSession, username: str) -> Official | None:
     )
 
 
+async def token_version(session: AsyncSession, username: str) -> int | None:
+    """The version every live token of the official carries; None for no active official."""
+    return await session.scalar(
+        select(Official.token_version).where(
+            Official.username == username, Official.active.is_(True)
+        )
+    )
+
+
 async def upsert_official(
     session: AsyncSession,
     username: str,
@@ -23,15 +32,40 @@ async def upsert_official(
     role: str,
     full_name: str | None = None,
 ) -> None:
+    """A new official, or one saved again: active, with this password, department and role,
+    and no session from before (their tokens' version moves on)."""
     values = {"password_hash": password_hash, "department": department, "role": role}
     # A name given elsewhere is kept when none is given here (re-seeding the demo accounts).
     if full_name is not None:
         values["full_name"] = full_name
+    again = {**values, "active": True, "token_version": Official.token_version + 1}
     await session.execute(
         insert(Official)
         .values(username=username, **values)
-        .on_conflict_do_update(index_elements=["username"], set_=values)
+        .on_conflict_do_update(index_elements=["username"], set_=again)
     )
+
+
+async def deactivate_official(session: AsyncSession, username: str) -> bool:
+    """The official may no longer log in, and their tokens are refused; False: no such
+    official."""
+    result = await session.execute(
+        update(Official)
+        .where(Official.username == username)
+        .values(active=False, token_version=Official.token_version + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def move_official(session: AsyncSession, username: str, department: str, role: str) -> bool:
+    """The official now works in this department and role; their tokens (which name the old
+    ones) are refused. False: no such official."""
+    result = await session.execute(
+        update(Official)
+        .where(Official.username == username)
+        .values(department=department, role=role, token_version=Official.token_version + 1)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
 async def colleagues(session: AsyncSession, department: str, role: str) -> list[Official]:

@@ -115,12 +115,15 @@ async def settings(
         query_budget_ms=3000,
         # Generous too: the concurrency tests' rounds of actions on two loaded cores.
         action_budget_ms=5000,
-        sandbox_gateway=True,
+        payment_gateway="sandbox",
         demo_secrets=True,  # the embedded stack's: nothing real to protect
         # The tests' many deliberate failures all come from 127.0.0.1 (throttling is tested
         # on an app of its own, test_throttle.py).
         login_failures_allowed=10_000,
+        login_client_failures_allowed=10_000,
         lookup_failures_allowed=10_000,
+        # So do their uploads (the limit is tested on an app of its own, test_uploads_kept.py).
+        uploads_per_hour=10_000,
         log_format="console",
     )
     await prepare_database(settings, seed_demo=True)
@@ -136,7 +139,7 @@ def worker_process_env(settings: Settings, **extra: str) -> dict[str, str]:
         "TEMPORAL_ADDRESS": settings.require_temporal_address(),
         "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue,
         "PUBLIC_BASE_URL": settings.public_base_url,
-        "SANDBOX_GATEWAY": "true",
+        "PAYMENT_GATEWAY": "sandbox",
         "DEMO_SECRETS": "true",
         **extra,
     }

@@ -13,6 +13,7 @@ from temporalio.worker import Worker
 from activities.dossier_activities import DossierActivities
 from activities.payment_gateway import GatewayPayment, SandboxGateway
 from activities.statistics_activities import StatisticsActivities
+from activities.upload_activities import UploadActivities
 from motcua.settings import get_settings
 from motcua.temporal import connect_temporal
 from store.db import create_engine, create_sessionmaker
@@ -36,7 +37,9 @@ async def main() -> None:
         task_queue=settings.temporal_task_queue,
         workflows=WORKFLOWS,
         activities=activities_of(
-            DossierActivities(sessionmaker, gateway, key), StatisticsActivities(sessionmaker)
+            DossierActivities(sessionmaker, gateway, key),
+            StatisticsActivities(sessionmaker),
+            UploadActivities(sessionmaker, settings.files_dir),
         ),
     )
     await worker.run()

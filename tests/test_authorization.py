@@ -38,7 +38,7 @@ async def world(http: httpx.AsyncClient, demo_password: str, settings: Settings)
     a, b = await api.submit("1.001612"), await api.submit("1.001612")
     assert (await api.act(a["code"], DESK, "accept")).status_code == 200
     secret = settings.jwt_secret.get_secret_value()
-    claims = TokenClaims("kt.specialist", "KT", "specialist")
+    claims = TokenClaims("kt.specialist", "KT", "specialist", 1)
     headers: dict[str, dict[str, str]] = {
         NO_ONE: {},
         EXPIRED: {"Authorization": f"Bearer {issue_token(claims, secret, timedelta(-1))}"},

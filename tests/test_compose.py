@@ -23,6 +23,10 @@ SECRETS = {
     "PAYLOAD_KEYS": '{"k1": "b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3b3s="}',
     "PAYLOAD_KEY_ID": "k1",
     "OPERATOR_UI_PASSWORD_HASH": "$2a$14$test-hash",
+    "VNPAY_TMN_CODE": "MOTCUA01",
+    "VNPAY_HASH_SECRET": "test-vnpay-secret",
+    "VNPAY_PAYMENT_URL": "https://sandbox.vnpayment.vn/paymentv2/vpcpay.html",
+    "VNPAY_API_URL": "https://sandbox.vnpayment.vn/merchant_webapi/api/transaction",
 }
 # Temporal's frontend: gRPC, and its HTTP API.
 TEMPORAL_PORTS = {7233, 7243}
@@ -91,6 +95,13 @@ def test_the_temporal_ui_is_reached_only_through_the_operators_password() -> Non
     assert "basic_auth" in script and "reverse_proxy temporal-ui:8080" in script
     assert ":?" in gate["environment"]["OPERATOR_UI_PASSWORD_HASH"]  # no default password
     assert gate["ports"] == ["127.0.0.1:8233:8233"]
+
+
+def test_worker_metrics_stay_on_the_internal_network() -> None:
+    """The worker's metrics (unauthenticated) are for a scraper on the compose network."""
+    worker = _services()["worker"]
+    assert "ports" not in worker
+    assert worker["expose"] == ["9464"]
 
 
 def test_temporal_images_are_the_tested_versions() -> None:

@@ -65,7 +65,7 @@ def test_the_worker_refuses_to_start(settings: Settings) -> None:
         **_without_our_settings(),
         "DATABASE_URL": settings.require_database_url(),
         "TEMPORAL_ADDRESS": settings.require_temporal_address(),
-        "SANDBOX_GATEWAY": "true",
+        "PAYMENT_GATEWAY": "sandbox",
     }
     done = subprocess.run(
         [sys.executable, "worker.py"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60

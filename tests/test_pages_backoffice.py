@@ -168,7 +168,7 @@ async def test_a_wrong_password_is_told_and_audited(
 async def test_failed_logins_are_throttled_as_in_the_api(
     settings: Settings, stack: Stack, demo_password: str
 ) -> None:
-    strict = settings.model_copy(update={"login_failures_allowed": 3})
+    strict = settings.model_copy(update={"login_failures_allowed": 3, "login_delay_seconds": 60})
     app = create_app(strict)
     async with app.router.lifespan_context(app):
         transport = httpx.ASGITransport(app=app, client=("10.0.9.1", 40000))
@@ -182,7 +182,7 @@ async def test_failed_logins_are_throttled_as_in_the_api(
 
 
 async def test_an_expired_session_leads_back_to_the_login(stack: Stack, settings: Settings) -> None:
-    claims = TokenClaims("kt.specialist", "KT", "specialist")
+    claims = TokenClaims("kt.specialist", "KT", "specialist", 1)
     expired = issue_token(claims, settings.jwt_secret.get_secret_value(), timedelta(seconds=-1))
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
         client.cookies.set("motcua_session", expired, path="/can-bo")

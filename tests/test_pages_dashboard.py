@@ -42,6 +42,7 @@ from workflows.service_index_snapshot import (
 PAGE = "/can-bo/thong-ke"
 OCTOBER = "from=2024-10-01&to=2024-10-31"
 MY_YEN = "000.00.15.H39"
+LAND = "000.00.20.H39"
 NIGHTS = ("2024-10-05", "2024-10-10", "2024-10-20")
 NAMES = {
     "1.001612": "Đăng ký thành lập hộ kinh doanh",
@@ -177,7 +178,7 @@ async def _page(client: httpx.AsyncClient, query: str) -> str:
 
 @pytest.mark.parametrize(
     "scope",
-    ["", f"&agency={MY_YEN}", "&department=KT", "&procedure=1.009994", "&agency=000.00.20.H39"],
+    ["", f"&agency={MY_YEN}", "&department=KT", "&procedure=1.009994"],
 )
 async def test_each_figure_shows_the_json_apis_numerator_and_denominator(
     october: None, leader: httpx.AsyncClient, api: tuple[ApiClient, dict[str, str]], scope: str
@@ -246,7 +247,7 @@ async def test_the_bars_are_lowest_first_and_their_tables_say_the_same(
 
 
 async def test_the_trend_is_the_nightly_snapshots(
-    october: None, leader: httpx.AsyncClient, api: tuple[ApiClient, dict[str, str]]
+    october: None, leader: httpx.AsyncClient, api: tuple[ApiClient, dict[str, str]], log_in: Login
 ) -> None:
     client, headers = api
     url = f"/api/v1/stats/snapshots?{OCTOBER}&scope=agency&key={MY_YEN}"
@@ -264,8 +265,9 @@ async def test_the_trend_is_the_nightly_snapshots(
     svg = _element(html, "svg", "chart-trend")
     assert svg.count('<circle class="dot"') == 3 and svg.count("dot--second") == 3
 
-    # Every agency: the nights of both added up (the land office's two came on the 15th).
-    everyone = _table(await _page(leader, OCTOBER), "chart-trend-table")
+    # Every agency, as an operator sees it: the nights of both added up (the land office's
+    # two came on the 15th).
+    everyone = _table(await _page(await log_in("ops.operator"), OCTOBER), "chart-trend-table")
     assert [row[3] for row in everyone] == ["7", "10", "12"]
     assert everyone[2][1] == "66,7 % (8/12)"
 
@@ -303,6 +305,51 @@ async def test_only_leaders_and_operators_see_it(october: None, log_in: Login) -
     async with httpx.AsyncClient(base_url=str(specialist.base_url)) as nobody:
         r = await nobody.get(f"{PAGE}?{OCTOBER}")
         assert r.status_code == 303 and r.headers["location"].startswith("/can-bo/dang-nhap")
+
+
+async def test_a_leader_sees_their_own_agencys_figures(
+    october: None, leader: httpx.AsyncClient, api: tuple[ApiClient, dict[str, str]], log_in: Login
+) -> None:
+    """The leader of Mỹ Yên's people's committee: their agency's figures when they name none,
+    and no other agency's, on the page, in its CSV and from the JSON API alike."""
+    html = await _page(leader, OCTOBER)
+    assert "(6/10)" in _plain(_element(html, "li", "figure-on_time"))  # not every agency's 8/12
+    assert f'<option value="{MY_YEN}" selected>' in html and LAND not in html
+    assert NAMES["1.001612"] in html and "1.012778" not in html  # only its procedures offered
+    client, headers = api
+    for query in (f"&agency={LAND}", "&procedure=1.012778", "&department=VPDK"):
+        for path in (PAGE, f"{PAGE}/chi-so.csv"):
+            r = await leader.get(f"{path}?{OCTOBER}{query}")
+            assert r.status_code == 403, (path, query)
+            assert "chỉ xem được số liệu của cơ quan mình" in r.text and "UBND xã Mỹ Yên" in r.text
+            assert "figure-on_time" not in r.text
+        r = await client.http.get(f"/api/v1/stats?{OCTOBER}{query}", headers=headers)
+        assert r.status_code == 403 and MY_YEN in r.json()["detail"]
+    r = await client.http.get(
+        f"/api/v1/stats/breakdown?{OCTOBER}&by=procedure&agency={LAND}", headers=headers
+    )
+    assert r.status_code == 403
+    mine = (await client.http.get(f"/api/v1/stats/breakdown?{OCTOBER}&by=procedure",
+                                  headers=headers)).json()  # fmt: skip
+    assert {g["key"] for g in mine} == set(NAMES)
+    snapshots = f"/api/v1/stats/snapshots?{OCTOBER}"
+    for scope, key in (("agency", LAND), ("procedure", "1.012778"), ("department", "VPDK")):
+        r = await client.http.get(f"{snapshots}&scope={scope}&key={key}", headers=headers)
+        assert r.status_code == 403, scope
+    r = await client.http.get(f"{snapshots}&scope=department&key=KT", headers=headers)
+    assert r.status_code == 200 and r.json()
+    # The land office's leader sees theirs; an operator, every agency's.
+    land = await log_in("vpdk_ld.leader")
+    assert "(2/2)" in _plain(_element(await _page(land, OCTOBER), "li", "figure-on_time"))
+    assert (await land.get(f"{PAGE}?{OCTOBER}&agency={MY_YEN}")).status_code == 403
+    operator = await log_in("ops.operator")
+    assert "(8/12)" in _plain(_element(await _page(operator, OCTOBER), "li", "figure-on_time"))
+    assert "(2/2)" in _plain(
+        _element(await _page(operator, f"{OCTOBER}&agency={LAND}"), "li", "figure-on_time")
+    )
+    operator_api = await client.as_official("ops.operator")
+    r = await client.http.get(f"/api/v1/stats?{OCTOBER}&agency={LAND}", headers=operator_api)
+    assert r.status_code == 200 and r.json()["received"]["total"] == 2
 
 
 @pytest.mark.parametrize(

@@ -115,7 +115,7 @@ async def login_form(
     next_path: Annotated[str | None, Query(alias="next", max_length=300)] = None,
     logged_out: Annotated[str | None, Query(alias="da-dang-xuat", max_length=1)] = None,
 ) -> Response:
-    if guard.page_official(request) is not None:
+    if await guard.session_official(request) is not None:
         return RedirectResponse(guard.safe_next(next_path), status_code=303)
     flash = None
     if logged_out:

@@ -4,7 +4,7 @@ on-time rates per procedure and per department as bars, lowest first; the trend 
 nightly snapshots as a line; a table under each chart; and the figures as CSV.
 
 The figures are api/statistics.py's, as the JSON API's are; so is the rule of who may see
-them (leaders and operators)."""
+them (leaders their own agency's, operators every agency's)."""
 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
@@ -21,6 +21,7 @@ from api.pages.guard import PageOfficialDep
 from api.pages.officer import NavDep
 from api.pages.render import day, no_store, page
 from api.pages.texts import text
+from api.security import TokenClaims
 from api.statistics import FIGURES, DaySnapshot, GroupIndex, ServiceIndex
 from domain.calendar import VN_TZ
 from domain.catalog import LoadedCatalog
@@ -54,13 +55,14 @@ async def dashboard(
     official: PageOfficialDep,
     choice: ChoiceDep,
 ) -> HTMLResponse:
-    if not statistics.may_see(official):
-        return _refused(request)
-    if choice.errors:
-        return _invalid(request, ctx.catalog, choice)
+    refused = _refusal(request, ctx.catalog, official, choice)
+    if refused is not None:
+        return refused
     index = await _index(session, choice)
     values = {
-        "form": form_values(ctx.catalog, choice),
+        "form": form_values(
+            ctx.catalog, choice, statistics.viewable_agencies(ctx.catalog, official)
+        ),
         "period": _period_text(ctx.catalog, choice),
         "csv_url": f"/can-bo/thong-ke/chi-so.csv?{choice.query()}",
         "empty": index.received.total == 0,
@@ -84,10 +86,9 @@ async def figures_csv(
     choice: ChoiceDep,
 ) -> Response:
     """The figures as the JSON API's CSV (`/api/v1/stats?format=csv`) writes them."""
-    if not statistics.may_see(official):
-        return _refused(request)
-    if choice.errors:
-        return _invalid(request, ctx.catalog, choice)
+    refused = _refusal(request, ctx.catalog, official, choice)
+    if refused is not None:
+        return refused
     index = await _index(session, choice)
     name = f"chi-so-phuc-vu_{choice.period_from}_{choice.period_to}.csv"
     response = Response(
@@ -99,14 +100,28 @@ async def figures_csv(
     return response
 
 
-def _refused(request: Request) -> HTMLResponse:
-    return page(request, "thong_ke/refused.html", status_code=403)
-
-
-def _invalid(request: Request, catalog: LoadedCatalog, choice: Choice) -> HTMLResponse:
-    """The form again, its problems in the error summary and by each field."""
-    values = {"form": form_values(catalog, choice), "errors": choice.errors}
-    return page(request, "thong_ke/dashboard.html", values, status_code=422)
+def _refusal(
+    request: Request, catalog: LoadedCatalog, official: TokenClaims, choice: Choice
+) -> HTMLResponse | None:
+    """The page instead of the figures, if any: refused (not a leader nor an operator, or a
+    leader asking for another agency's), or the form with its problems. A leader's choice is
+    then their own agency's (api/statistics.py's rule, the JSON API's)."""
+    if not statistics.may_see(official):
+        return page(request, "thong_ke/refused.html", status_code=403)
+    if choice.errors:
+        values = {
+            "form": form_values(catalog, choice, statistics.viewable_agencies(catalog, official)),
+            "errors": choice.errors,
+        }
+        return page(request, "thong_ke/dashboard.html", values, status_code=422)
+    try:
+        scope = choice.procedure, choice.department
+        choice.agency = statistics.scope(catalog, official, choice.agency, *scope)
+    except statistics.OutOfScope as exc:
+        own = [_name(catalog.agencies, code) for code in sorted(exc.own)]
+        values = {"own_agencies": own}
+        return page(request, "thong_ke/refused.html", values, status_code=403)
+    return None
 
 
 async def _index(session: AsyncSession, choice: Choice) -> ServiceIndex:

@@ -102,9 +102,21 @@ def _error(field_id: str, key: str, **values: str) -> dict[str, str]:
     return {"field": field_id, "message": text(key, **values)}
 
 
-def form_values(catalog: LoadedCatalog, choice: Choice) -> dict[str, Any]:
-    """What the form shows: the dates as asked, the selects with their options and errors."""
+def form_values(
+    catalog: LoadedCatalog, choice: Choice, agencies: frozenset[str] | None
+) -> dict[str, Any]:
+    """What the form shows: the dates as asked, the selects with their options (of `agencies`
+    only, those the official may see; None: all) and errors."""
     c = catalog.catalog
+    if agencies is None:
+        within: tuple[list[Any], ...] = (c.agencies, c.procedures, c.departments)
+    else:
+        within = (
+            [a for a in c.agencies if a.code in agencies],
+            [p for p in c.procedures if p.agency in agencies],
+            [d for d in c.departments
+             if statistics.department_agencies(catalog, d.code) & agencies],
+        )  # fmt: skip
     by_field = {e["field"]: e["message"] for e in choice.errors}
     return {
         "from": choice.raw.get("from", ""),
@@ -120,11 +132,7 @@ def form_values(catalog: LoadedCatalog, choice: Choice) -> dict[str, Any]:
                 "value": getattr(choice, name),
                 "error": by_field.get(f"filter-{name}"),
             }
-            for name, items in (
-                ("agency", c.agencies),
-                ("procedure", c.procedures),
-                ("department", c.departments),
-            )
+            for name, items in zip(("agency", "procedure", "department"), within, strict=True)
         ],
         "errors": by_field,
         # Folded under the figures; open when something in it needs correcting.

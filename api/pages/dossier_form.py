@@ -24,6 +24,7 @@ from api.context import AppContext
 from api.pages.carried_files import UUID_TEXT, Upload, parse_uuid, uploaded
 from api.pages.carried_files import carried as carried_file
 from api.pages.errors import refusal_message
+from api.pages.guard import session_official
 from api.pages.texts import text
 from api.schemas import ApplicantIn, DeliveryIn, DocumentRef, DossierCreate
 from domain.catalog import Procedure
@@ -222,7 +223,10 @@ async def _uploads(
             continue
         shown = "".join(c for c in chosen.filename or "" if c.isprintable())[:120]
         try:
-            stored = await operations.upload(ctx, session, request, chosen)
+            # The desk's official at the counter (the session cookie is the back office's
+            # only), or anyone on the portal.
+            official = await session_official(request)
+            stored = await operations.upload(ctx, session, request, chosen, official)
         except HTTPException as exc:
             reason = _upload_refusal(ctx, exc, shown or component.name)
             problems.append(Problem(file_input(component.code), reason))
@@ -240,6 +244,9 @@ def _upload_refusal(ctx: AppContext, exc: HTTPException, name: str) -> str:
         return text("form.error.file_size", name=name, mb=max_megabytes(ctx))
     if exc.status_code == 422:
         return text("form.error.file_empty", name=name)
+    if exc.status_code == 429:
+        wait = int((exc.headers or {}).get("Retry-After", "3600"))
+        return text("form.error.file_throttled", name=name, minutes=max(wait // 60, 1))
     return refusal_message(exc)
 
 

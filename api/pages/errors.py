@@ -18,6 +18,8 @@ def refusal_message(exc: HTTPException) -> str:
         return text("error.throttled", minutes=max(minutes, 1))
     if exc.status_code == 503:
         return text("error.unavailable")
+    if exc.status_code == 413:
+        return text("error.too_large")
     if exc.status_code == 404:
         return text("error.not_found")
     detail: Any = exc.detail

@@ -13,7 +13,8 @@ from fastapi.responses import RedirectResponse
 from starlette.datastructures import MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.security import TokenClaims, issue_token, read_token
+from api.deps import token_official
+from api.security import TokenClaims, issue_token
 from domain.codes import is_dossier_code
 from motcua.settings import Settings
 
@@ -132,12 +133,24 @@ def end_session(response: Response) -> None:
     response.delete_cookie(SESSION_COOKIE, path=OFFICIALS_PATH)
 
 
+_OFFICIAL = "page_official"
+
+
+async def session_official(request: Request) -> TokenClaims | None:
+    """The official logged in to the back office, or None (none, or the session expired or
+    was revoked): by the rule of the API's bearer token (api.deps.token_official), once per
+    request."""
+    if not hasattr(request.state, _OFFICIAL):
+        cookie = request.cookies.get(SESSION_COOKIE)
+        setattr(request.state, _OFFICIAL, await token_official(request.app.state.ctx, cookie))
+    return page_official(request)
+
+
 def page_official(request: Request) -> TokenClaims | None:
-    """The official logged in to the back office, or None (none, or the session expired)."""
-    cookie = request.cookies.get(SESSION_COOKIE)
-    if not cookie:
-        return None
-    return read_token(cookie, _settings(request).jwt_secret.get_secret_value())
+    """The official `session_official` found for this request (None before it looked), for
+    the pages' header."""
+    official: TokenClaims | None = getattr(request.state, _OFFICIAL, None)
+    return official
 
 
 class LoginRequired(Exception):
@@ -147,8 +160,8 @@ class LoginRequired(Exception):
         self.next_path = next_path
 
 
-def require_official(request: Request) -> TokenClaims:
-    official = page_official(request)
+async def require_official(request: Request) -> TokenClaims:
+    official = await session_official(request)
     if official is None:
         raise LoginRequired(request.url.path)
     return official

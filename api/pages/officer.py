@@ -9,7 +9,7 @@ from fastapi import Depends, Request
 from api import statistics
 from api.access import desk_agency
 from api.deps import ContextDep, SessionDep
-from api.pages.guard import page_official
+from api.pages.guard import session_official
 from store.officials import full_names
 
 
@@ -29,7 +29,7 @@ STATE = "officer_nav"
 
 async def keep_nav(request: Request, ctx: ContextDep, session: SessionDep) -> None:
     """The header's offer for the logged-in official, kept on the request for the layout."""
-    official = page_official(request)
+    official = await session_official(request)
     if official is None:
         return
     names = await full_names(session, [official.username])

@@ -36,6 +36,7 @@ VI: dict[str, str] = {
     "error.throttled": "Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
     "error.internal": "Hệ thống gặp sự cố. Mã yêu cầu: {request_id}.",
     "error.malformed": "Yêu cầu không hợp lệ. Vui lòng quay lại trang trước và gửi lại.",
+    "error.too_large": "Nội dung gửi lên quá lớn. Vui lòng quay lại, chọn tệp nhỏ hơn rồi gửi lại.",
     "error.home": "Về trang chủ",
     # ---- national statuses (1–10) ----------------------------------------------------------
     "status.1": "Mới nộp, chờ tiếp nhận",
@@ -195,6 +196,8 @@ VI: dict[str, str] = {
     "form.error.file_size": "Tệp “{name}” lớn hơn {mb} MB. Hãy chọn tệp nhỏ hơn hoặc chụp "
     "lại ảnh nhỏ hơn.",
     "form.error.file_empty": "Tệp “{name}” trống, không có nội dung. Hãy chọn lại tệp.",
+    "form.error.file_throttled": "Tệp “{name}” chưa được nhận: bạn đã gửi quá nhiều tệp trong "
+    "một giờ. Vui lòng thử lại sau {minutes} phút.",
     "form.error.file_lost": "Tệp đã tải lên cho “{name}” không còn. Hãy tải lên lại.",
     "form.error.files_lost": "Có tệp đã tải lên không còn trên hệ thống. Hãy tải lên lại.",
     "form.error.delivery.required": "Chọn cách nhận kết quả",
@@ -382,6 +385,8 @@ VI: dict[str, str] = {
     "hoặc TIFF",
     "tracking.upload.too_large": "Tệp cho “{name}” lớn hơn {mb} MB",
     "tracking.upload.empty": "Tệp cho “{name}” không có nội dung",
+    "tracking.upload.throttled": "Tệp cho “{name}” chưa được nhận: đã gửi quá nhiều tệp trong "
+    "một giờ, hãy thử lại sau",
     "tracking.upload.too_large_any": "Tệp lớn hơn {mb} MB",
     "tracking.upload.wrong_type_any": "Tệp không đúng định dạng: chỉ nhận PDF, JPG, PNG hoặc TIFF",
     "tracking.back": "Quay lại trang hồ sơ",
@@ -465,6 +470,7 @@ VI: dict[str, str] = {
     "officials.alerts.reminder": "Nhắc hạn",
     "officials.alerts.overdue": "Quá hạn",
     "officials.alerts.apology_due": "Cần xin lỗi, hẹn lại",
+    "officials.alerts.payment_attention": "Thanh toán cần hoàn trả",
     "officials.alerts.assigned": "Được giao",
     "officials.consultations.title": "Xin ý kiến phối hợp đang chờ phòng bạn trả lời",
     "officials.consultations.asked": "Hỏi lúc {at}, hạn trả lời {due}",
@@ -694,6 +700,9 @@ VI: dict[str, str] = {
     "dashboard.refused": "Trang thống kê chỉ dành cho lãnh đạo và cán bộ vận hành hệ thống. "
     "Tài khoản của bạn không có quyền xem trang này.",
     "dashboard.refused.back": "Về danh sách hồ sơ cần xử lý",
+    "dashboard.refused.agency": "Lãnh đạo chỉ xem được số liệu của cơ quan mình: {agencies}.",
+    "dashboard.refused.no_agency": "danh mục thủ tục chưa gắn phòng ban của bạn với cơ quan nào",
+    "dashboard.refused.own": "Xem số liệu của cơ quan mình",
     "dashboard.error.day": "{field} phải là một ngày có thật, theo dạng ngày/tháng/năm, "
     "ví dụ 01/03/2025",
     "dashboard.error.range": "{field} phải trong khoảng từ {first} đến {last}",

@@ -33,7 +33,7 @@ router = APIRouter(include_in_schema=False)
 MAX_NOTE = 2000
 # What the file inputs accept (the server judges the content again, api/uploads.py).
 ACCEPT = ".pdf,.jpg,.jpeg,.png,.tif,.tiff,application/pdf,image/jpeg,image/png,image/tiff"
-_UPLOAD_REFUSALS = {415: "wrong_type", 413: "too_large", 422: "empty"}
+_UPLOAD_REFUSALS = {415: "wrong_type", 413: "too_large", 422: "empty", 429: "throttled"}
 
 
 async def requested_components(

@@ -8,8 +8,9 @@ from urllib.parse import quote
 from fastapi import APIRouter, Query
 
 from api.deps import ContextDep, OperatorDep, SessionDep
-from api.schemas import RunningDossier
+from api.schemas import PaymentAttention, RunningDossier
 from store import dossiers as repo
+from store import payments
 
 router = APIRouter(prefix="/api/v1/admin", tags=["operators"])
 
@@ -43,3 +44,40 @@ async def running_dossiers(
         )
         for d in rows
     ]
+
+
+@router.get("/payments", response_model=list[PaymentAttention], responses={401: {}, 403: {}})
+async def payments_needing_attention(
+    operator: OperatorDep,
+    session: SessionDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[PaymentAttention]:
+    """Money taken that is owed back (refund, or reconciliation with the gateway), the latest
+    first: wrong amounts, fees paid twice, fees paid for dossiers no longer waiting for them.
+    The desk of each dossier is told too, in its officials' alerts."""
+    attempts = await payments.attempts_needing_attention(session, limit)
+    fees = await payments.fees_to_refund(session, limit)
+    listed = [
+        PaymentAttention(
+            dossier_code=a.dossier_code,
+            status=a.status,
+            fee_vnd=a.amount_vnd,
+            paid_vnd=a.paid_amount_vnd,
+            txn_ref=a.txn_ref,
+            transaction_no=a.transaction_no,
+            at=a.settled_at,
+        )
+        for a in attempts
+    ] + [
+        PaymentAttention(
+            dossier_code=p.dossier_code,
+            status=p.status,
+            fee_vnd=p.amount_vnd,
+            paid_vnd=p.amount_vnd if p.paid_at else None,
+            txn_ref=None,
+            transaction_no=p.payment_id,
+            at=p.paid_at,
+        )
+        for p in fees
+    ]
+    return listed[:limit]

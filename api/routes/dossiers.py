@@ -2,6 +2,7 @@ import uuid
 from typing import Annotated
 
 from fastapi import APIRouter, Header, HTTPException, Request, Response, status
+from pydantic import WithJsonSchema
 
 from api import operations
 from api.deps import ContextDep, LookupKeyDep, OfficialDep, OptionalOfficialDep, SessionDep
@@ -24,14 +25,27 @@ from workflows.messages import ActionResult
 
 router = APIRouter(prefix="/api/v1/dossiers", tags=["dossiers"])
 
+_KEY_LENGTH, _KEY_PATTERN = (8, 128), r"^[\x21-\x7e]+$"
+_KEY_DESCRIPTION = "Send the same key when retrying: the request takes effect once"
 IdempotencyKeyDep = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
-        min_length=8,
-        max_length=128,
-        pattern=r"^[\x21-\x7e]+$",
-        description="Send the same key when retrying: the request takes effect once",
+        min_length=_KEY_LENGTH[0],
+        max_length=_KEY_LENGTH[1],
+        pattern=_KEY_PATTERN,
+        description=_KEY_DESCRIPTION,
+    ),
+    # Optional (absent: no key) but never `null`, which no header can be: the schema says a
+    # string of these bounds, where FastAPI's would have been `anyOf` it or null.
+    WithJsonSchema(
+        {
+            "type": "string",
+            "minLength": _KEY_LENGTH[0],
+            "maxLength": _KEY_LENGTH[1],
+            "pattern": _KEY_PATTERN,
+            "description": _KEY_DESCRIPTION,
+        }
     ),
 ]
 

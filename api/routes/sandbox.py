@@ -67,7 +67,7 @@ def _return_url(ctx: AppContext, merchant_ref: str) -> str:
     return f"{ctx.settings.public_base_url.rstrip('/')}/ho-so/{quote(merchant_ref, safe='')}"
 
 
-@router.get("/pay/{payment_id}", response_class=HTMLResponse)
+@router.get("/pay/{payment_id}", response_class=HTMLResponse, responses={404: {}})
 async def pay_page(payment_id: PaymentId, ctx: ContextDep) -> HTMLResponse:
     payment = _found(await _gateway(ctx).find(payment_id))
     ref, amount = html.escape(payment.merchant_ref), f"{payment.amount_vnd:,}".replace(",", ".")
@@ -87,7 +87,7 @@ async def pay_page(payment_id: PaymentId, ctx: ContextDep) -> HTMLResponse:
     return HTMLResponse(_PAGE.format(title=title, body=details + action + link))
 
 
-@router.post("/pay/{payment_id}")
+@router.post("/pay/{payment_id}", responses={404: {}})
 async def pay(payment_id: PaymentId, request: Request, ctx: ContextDep) -> Response:
     """Pay, then notify the agency by a signed callback, as a real gateway would."""
     payment = _found(await _gateway(ctx).pay(payment_id))

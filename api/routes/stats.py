@@ -1,6 +1,7 @@
-"""The Decision 766 service index for leaders and operators: each figure with its numerator
-and denominator, for dossiers received in a period, as JSON or CSV. The figures themselves
-are api/statistics.py's (the leaders' page shows the same)."""
+"""The Decision 766 service index for leaders (their own agency's) and operators (every
+agency's): each figure with its numerator and denominator, for dossiers received in a period,
+as JSON or CSV. The figures and the rule of who sees which are api/statistics.py's (the
+leaders' page shows the same)."""
 
 from datetime import date
 from typing import Annotated, Literal
@@ -8,15 +9,25 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, Query, Response
 
 from api import statistics
-from api.deps import OfficialDep, SessionDep
+from api.deps import ContextDep, OfficialDep, SessionDep
 from api.security import TokenClaims
 from api.statistics import FIRST_DAY, LAST_DAY, DaySnapshot, GroupIndex, ServiceIndex
 from store.statistics import GroupBy
 
 router = APIRouter(prefix="/api/v1", tags=["leaders"])
 
-FromDay = Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY)]
-ToDay = Annotated[date, Query(alias="to", ge=FIRST_DAY, le=LAST_DAY, description="inclusive")]
+# (JSON Schema has no bounds for dates: the schema says them in words.)
+_BOUNDS = f"from {FIRST_DAY} to {LAST_DAY}"
+FromDay = Annotated[date, Query(alias="from", ge=FIRST_DAY, le=LAST_DAY, description=_BOUNDS)]
+ToDay = Annotated[
+    date,
+    Query(
+        alias="to",
+        ge=FIRST_DAY,
+        le=LAST_DAY,
+        description=f"inclusive, on or after `from` and within ten years of it; {_BOUNDS}",
+    ),
+]
 
 
 def _leader_or_operator(official: OfficialDep) -> TokenClaims:
@@ -26,8 +37,12 @@ def _leader_or_operator(official: OfficialDep) -> TokenClaims:
 Viewer = Annotated[TokenClaims, Depends(_leader_or_operator)]
 
 
-@router.get("/stats", response_model=ServiceIndex, responses={401: {}, 403: {}, 422: {}})
+_CSV = {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "The figures"}
+
+
+@router.get("/stats", response_model=ServiceIndex, responses={200: _CSV, 401: {}, 403: {}, 422: {}})
 async def stats(
+    ctx: ContextDep,
     session: SessionDep,
     viewer: Viewer,
     period_from: FromDay,
@@ -37,7 +52,9 @@ async def stats(
     department: Annotated[str | None, Query(max_length=64)] = None,
     output: Annotated[Literal["json", "csv"], Query(alias="format")] = "json",
 ) -> ServiceIndex | Response:
-    """The service index for dossiers received from `from` to `to` (Vietnam dates)."""
+    """The service index for dossiers received from `from` to `to` (Vietnam dates). A
+    leader's are their own agency's (403 for another's)."""
+    agency = statistics.check_scope(ctx.catalog, viewer, agency, procedure, department)
     index = await statistics.index(session, period_from, period_to, agency, procedure, department)
     if output == "csv":
         return Response(statistics.csv_text(index), media_type="text/csv; charset=utf-8")
@@ -48,6 +65,7 @@ async def stats(
     "/stats/breakdown", response_model=list[GroupIndex], responses={401: {}, 403: {}, 422: {}}
 )
 async def stats_breakdown(
+    ctx: ContextDep,
     session: SessionDep,
     viewer: Viewer,
     by: Annotated[Literal["procedure", "department"], Query()],
@@ -57,6 +75,7 @@ async def stats_breakdown(
 ) -> list[GroupIndex]:
     """Online and on-time rates per procedure, or per department (a dossier counts for each
     department it passed through), the lowest online rate first: where to push."""
+    agency = statistics.check_scope(ctx.catalog, viewer, agency)
     return await statistics.breakdown(session, by, period_from, period_to, agency)
 
 
@@ -64,6 +83,7 @@ async def stats_breakdown(
     "/stats/snapshots", response_model=list[DaySnapshot], responses={401: {}, 403: {}, 422: {}}
 )
 async def stats_snapshots(
+    ctx: ContextDep,
     session: SessionDep,
     viewer: Viewer,
     scope: Annotated[GroupBy, Query()],
@@ -73,4 +93,5 @@ async def stats_snapshots(
 ) -> list[DaySnapshot]:
     """The month-to-date service index of one agency, procedure or department as the nightly
     snapshot kept it, day by day: the trend, whatever the catalog has become since."""
+    statistics.check_scope(ctx.catalog, viewer, **{scope: key})
     return await statistics.trend(session, scope, key, period_from, period_to)
