@@ -18,6 +18,7 @@ from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
 from activities.vnpay import GatewayOutcome, PayAttempt, VnpayAccount, VnpayQuery, parse_vnp_time
+from domain.catalog import vnd
 from domain.dossier import StatusCode
 from store import dossiers as dossiers_repo
 from store import payments as repo
@@ -85,7 +86,7 @@ async def settle(
                 repo.tell_desk(
                     session,
                     attempt,
-                    f"VNPAY thu {outcome.amount_vnd:,} đ thay vì {attempt.amount_vnd:,} đ "
+                    f"VNPAY thu {vnd(outcome.amount_vnd)} thay vì {vnd(attempt.amount_vnd)} "
                     f"(giao dịch {attempt.txn_ref}): cần hoàn trả; người nộp nộp lại đúng số tiền",
                 )
         elif not outcome.succeeded:
@@ -123,7 +124,7 @@ async def _confirm(
         repo.tell_desk(
             session,
             attempt,
-            f"VNPAY thu {outcome.amount_vnd:,} đ (giao dịch {attempt.txn_ref}) khi phí đã nộp "
+            f"VNPAY thu {vnd(outcome.amount_vnd)} (giao dịch {attempt.txn_ref}) khi phí đã nộp "
             "hoặc hồ sơ đã rút: cần hoàn trả",
         )
         return Settlement.REFUND_DUE

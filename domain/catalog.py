@@ -136,6 +136,12 @@ class Catalog(_Strict):
         return self
 
 
+def vnd(amount: int) -> str:
+    """A sum of money as Vietnamese write it: 100.000 đ (the dot groups thousands; a comma
+    would be the decimal mark)."""
+    return f"{amount:,}".replace(",", ".") + " đ"
+
+
 class CatalogError(ValueError):
     """The catalog file cannot be used; the message says where it is wrong."""
 

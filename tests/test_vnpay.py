@@ -22,6 +22,7 @@ from activities import payment_settlement
 from activities.payment_settlement import ReconcileRequest, ReconcileResult
 from activities.vnpay import hash_data, sign
 from api.main import create_app
+from domain.catalog import vnd
 from motcua.schedules import RECONCILIATION_SCHEDULE_ID, ensure_schedules
 from motcua.settings import RefusedToStart, Settings
 from store.models import AuditRow, PaymentAttempt, SlipEntryRow
@@ -220,6 +221,9 @@ async def test_a_wrong_amount_is_owed_back_and_the_applicant_pays_again(vnpay: V
     alerts = await vnpay.http.get("/api/v1/alerts", headers=await vnpay.api.as_official(DESK))
     [alert] = [a for a in alerts.json() if a["dossier_code"] == code]
     assert alert["kind"] == "payment_attention" and first in alert["message"]
+    # In the desk's words: 105.000 đ, not 105,000 (a comma is the decimal mark in Vietnamese).
+    assert f"thu {vnd(fee + 5_000)} thay vì {vnd(fee)}" in alert["message"]
+    assert vnd(105_000) == "105.000 đ"
     operator = await vnpay.api.as_official("ops.operator")
     listed = (await vnpay.http.get("/api/v1/admin/payments", headers=operator)).json()
     [owed] = [p for p in listed if p["dossier_code"] == code]

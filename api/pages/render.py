@@ -14,6 +14,7 @@ from fastapi.templating import Jinja2Templates
 from api.pages.guard import csrf_token, page_official, set_csrf_cookie
 from api.pages.texts import LANGUAGE, text
 from domain.calendar import VN_TZ
+from domain.catalog import vnd
 
 HERE = Path(__file__).parent
 STATIC = HERE / "static"
@@ -44,7 +45,7 @@ def money(amount: int | None) -> str:
     """100.000 đ (the dot groups thousands)."""
     if not amount:
         return text("fee.none")
-    return f"{amount:,}".replace(",", ".") + " đ"
+    return vnd(amount)
 
 
 def working_days(value: float) -> str:

@@ -14,6 +14,7 @@ from activities.payment_gateway import SandboxGateway
 from api.context import AppContext
 from api.deps import ContextDep
 from api.security import gateway_signature
+from domain.catalog import vnd
 from store.models import SandboxGatewayPayment
 
 router = APIRouter(prefix="/sandbox", tags=["sandbox gateway"])
@@ -70,12 +71,12 @@ def _return_url(ctx: AppContext, merchant_ref: str) -> str:
 @router.get("/pay/{payment_id}", response_class=HTMLResponse, responses={404: {}})
 async def pay_page(payment_id: PaymentId, ctx: ContextDep) -> HTMLResponse:
     payment = _found(await _gateway(ctx).find(payment_id))
-    ref, amount = html.escape(payment.merchant_ref), f"{payment.amount_vnd:,}".replace(",", ".")
+    ref, amount = html.escape(payment.merchant_ref), vnd(payment.amount_vnd)
     back = html.escape(_return_url(ctx, payment.merchant_ref))
     details = (
         f"<dl><dt>Đơn vị nhận</dt><dd>Cơ quan giải quyết hồ sơ</dd>"
         f"<dt>Nội dung</dt><dd>Phí, lệ phí hồ sơ {ref}</dd>"
-        f"<dt>Số tiền</dt><dd class='amount'>{amount} đ</dd></dl>"
+        f"<dt>Số tiền</dt><dd class='amount'>{amount}</dd></dl>"
     )
     if payment.status == "paid":
         title = "Đã thanh toán"
