@@ -164,4 +164,6 @@ async def test_a_page_form_too_large_gets_a_page(settings: Settings, stack: Stac
         assert r.status_code == 413
         assert r.headers["content-type"].startswith("text/html")
         assert "Nội dung gửi lên quá lớn" in r.text
+        # The way on is back to the form, not the home page.
+        assert f'<a href="{base}">Quay lại</a>' in r.text
         assert sender.pulled == 0

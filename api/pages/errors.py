@@ -29,9 +29,11 @@ def refusal_message(exc: HTTPException) -> str:
 
 
 def http_error_page(request: Request, exc: HTTPException) -> HTMLResponse:
-    response = page(
-        request, "error.html", {"message": refusal_message(exc)}, status_code=exc.status_code
-    )
+    context: dict[str, Any] = {"message": refusal_message(exc)}
+    if exc.status_code == 413 and request.method == "POST":
+        # Back to the form that sent too much (each form's page is its own address), not home.
+        context["back"] = request.url.path
+    response = page(request, "error.html", context, status_code=exc.status_code)
     if exc.headers and "Retry-After" in exc.headers:
         response.headers["Retry-After"] = exc.headers["Retry-After"]
     return response

@@ -36,7 +36,8 @@ VI: dict[str, str] = {
     "error.throttled": "Bạn đã nhập sai quá nhiều lần. Vui lòng thử lại sau {minutes} phút.",
     "error.internal": "Hệ thống gặp sự cố. Mã yêu cầu: {request_id}.",
     "error.malformed": "Yêu cầu không hợp lệ. Vui lòng quay lại trang trước và gửi lại.",
-    "error.too_large": "Nội dung gửi lên quá lớn. Vui lòng quay lại, chọn tệp nhỏ hơn rồi gửi lại.",
+    "error.too_large": "Nội dung gửi lên quá lớn. Vui lòng quay lại; nếu có đính kèm tệp, hãy "
+    "chọn tệp nhỏ hơn rồi gửi lại.",
     "error.home": "Về trang chủ",
     # ---- national statuses (1–10) ----------------------------------------------------------
     "status.1": "Mới nộp, chờ tiếp nhận",
@@ -700,6 +701,7 @@ VI: dict[str, str] = {
     "dashboard.refused": "Trang thống kê chỉ dành cho lãnh đạo và cán bộ vận hành hệ thống. "
     "Tài khoản của bạn không có quyền xem trang này.",
     "dashboard.refused.back": "Về danh sách hồ sơ cần xử lý",
+    "dashboard.refused.agency_title": "Không xem được số liệu của cơ quan khác",
     "dashboard.refused.agency": "Lãnh đạo chỉ xem được số liệu của cơ quan mình: {agencies}.",
     "dashboard.refused.no_agency": "danh mục thủ tục chưa gắn phòng ban của bạn với cơ quan nào",
     "dashboard.refused.own": "Xem số liệu của cơ quan mình",
