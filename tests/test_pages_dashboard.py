@@ -300,6 +300,7 @@ async def test_only_leaders_and_operators_see_it(october: None, log_in: Login) -
         r = await specialist.get(path)
         assert r.status_code == 403
         assert "chỉ dành cho lãnh đạo" in r.text and "6/10" not in r.text
+        assert path.endswith(".csv") or "<h1>Trang dành cho lãnh đạo</h1>" in r.text
     operator = await log_in("ops.operator")
     assert (await operator.get(f"{PAGE}?{OCTOBER}")).status_code == 200
     async with httpx.AsyncClient(base_url=str(specialist.base_url)) as nobody:
@@ -322,6 +323,8 @@ async def test_a_leader_sees_their_own_agencys_figures(
             r = await leader.get(f"{path}?{OCTOBER}{query}")
             assert r.status_code == 403, (path, query)
             assert "chỉ xem được số liệu của cơ quan mình" in r.text and "UBND xã Mỹ Yên" in r.text
+            if path == PAGE:  # to a leader, not "a page for leaders"
+                assert "<h1>Không xem được số liệu của cơ quan khác</h1>" in r.text
             assert "figure-on_time" not in r.text
         r = await client.http.get(f"/api/v1/stats?{OCTOBER}{query}", headers=headers)
         assert r.status_code == 403 and MY_YEN in r.json()["detail"]
